@@ -1,0 +1,1 @@
+"""Dropguard: fewer refunds and chargebacks for dropshippers, with proof of everything."""

@@ -1,0 +1,1 @@
+"""Merchant JSON API: every route authenticated by a Shopify session token."""

@@ -1,0 +1,141 @@
+"""The `dropguard` command."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from app.config import ConfigError, get_settings
+
+cli = typer.Typer(help="Dropguard: fewer refunds and chargebacks, with proof of everything.", no_args_is_help=True)
+shops_cli = typer.Typer(help="Manage shops.", no_args_is_help=True)
+ledger_cli = typer.Typer(help="Inspect the evidence ledger.", no_args_is_help=True)
+cli.add_typer(shops_cli, name="shops")
+cli.add_typer(ledger_cli, name="ledger")
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.echo(f"dropguard: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Web processes")] = 1,
+) -> None:
+    """Run the web app (webhooks, merchant API and pages, status pages)."""
+    import uvicorn
+
+    get_settings()
+    uvicorn.run(
+        "app.main:create_app", factory=True, host=host, port=port, workers=workers,
+        log_level="warning", access_log=False, proxy_headers=True,
+    )
+
+
+@cli.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, help="Pool processes")] = 4,
+    queues: Annotated[str, typer.Option(help="Comma-separated queues")] = "",
+    beat: Annotated[bool, typer.Option("--beat", help="Also run the beat scheduler (one per deployment)")] = False,
+) -> None:
+    """Run a Celery worker on the named queues (all by default)."""
+    from app import logs
+    from app.worker import QUEUES, celery_app
+
+    settings = get_settings()
+    logs.configure(settings.log_level, settings.log_json)
+    argv = [
+        "worker", f"--concurrency={concurrency}", "--pool=prefork", f"--loglevel={settings.log_level}",
+        f"--queues={queues or ','.join(QUEUES)}", "--without-gossip", "--without-mingle",
+    ]
+    if beat:
+        argv.append("--beat")
+    celery_app.worker_main(argv)
+
+
+@cli.command()
+def beat() -> None:
+    """Run the beat scheduler (outbox sweeper and periodic jobs). Run exactly one."""
+    from app import logs
+    from app.worker import celery_app
+
+    settings = get_settings()
+    logs.configure(settings.log_level, settings.log_json)
+    celery_app.start(["beat", f"--loglevel={settings.log_level}"])
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply database migrations up to head."""
+    from app.migrate import upgrade_to_head
+
+    get_settings()
+    upgrade_to_head()
+    typer.echo("database at head")
+
+
+@shops_cli.command("add")
+def shops_add(
+    domain: Annotated[str, typer.Argument(help="The shop's *.myshopify.com domain")],
+    access_token: Annotated[str, typer.Option("--access-token", help="Offline Admin API token")],
+    name: Annotated[str | None, typer.Option(help="Display name")] = None,
+) -> None:
+    """Register a shop for development and tests (installs come from the store otherwise)."""
+    from app.db import session_scope
+    from app.errors import AppError
+    from app.shops.service import add_shop
+
+    get_settings()
+    try:
+        with session_scope() as session:
+            shop = add_shop(session, domain=domain, access_token=access_token, name=name)
+            typer.echo(f"shop {shop.domain} registered (id {shop.id})")
+    except AppError as error:
+        fail(error.message)
+
+
+@ledger_cli.command("verify")
+def ledger_verify(
+    shop: Annotated[str | None, typer.Option("--shop", help="Only this shop's chain (its domain)")] = None,
+) -> None:
+    """Recompute every digest and link; exit 1 naming the first broken event."""
+    from app.db import get_sessionmaker
+    from app.evidence.service import chains, verify_chain
+
+    get_settings()
+    with get_sessionmaker()() as session:
+        names = [shop] if shop else chains(session)
+        checked, broken = 0, []
+        for chain in names:
+            report = verify_chain(session, chain)
+            checked += report.checked
+            if not report.intact:
+                broken.append(report)
+    if shop and checked == 0:
+        fail(f"no evidence events for {shop}", code=1)
+    if broken:
+        for report in broken:
+            typer.echo(
+                f"BROKEN {report.chain}: event {report.broken_event_id} (seq {report.broken_seq}): {report.reason}",
+                err=True,
+            )
+        typer.echo(f"checked {checked} events in {len(names)} chains; {len(broken)} broken")
+        raise typer.Exit(1)
+    typer.echo(f"checked {checked} events in {len(names)} chains; all intact")
+
+
+def main() -> None:
+    try:
+        cli()
+    except ConfigError as error:
+        typer.echo(f"dropguard: {error}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

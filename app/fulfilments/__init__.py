@@ -1,0 +1,1 @@
+"""Fulfilments: shipments with tracking, pushed to the store exactly once."""

@@ -1,0 +1,63 @@
+"""Builds the web app. Only the web process imports this module."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+
+from app import logs
+from app.config import get_settings
+from app.errors import register_error_handlers
+from app.ops import register_collectors
+from app.ops import router as ops_router
+from app.outbox.relay import OutboxRelay
+
+log = logging.getLogger(__name__)
+
+
+def create_app(*, start_relay: bool = True) -> FastAPI:
+    settings = get_settings()
+    logs.configure(settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        relay = OutboxRelay() if start_relay else None
+        if relay:
+            relay.start()
+        yield
+        if relay:
+            relay.stop()
+
+    app = FastAPI(title="Dropguard", lifespan=lifespan, docs_url=None, redoc_url=None)
+    register_error_handlers(app)
+    register_collectors()
+
+    @app.middleware("http")
+    async def _request_id(request: Request, call_next):
+        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
+        token = logs.request_id.set(rid)
+        try:
+            response = await call_next(request)
+        finally:
+            logs.request_id.reset(token)
+        response.headers["X-Request-Id"] = rid
+        return response
+
+    from app.api.routes import router as api_router
+    from app.status.pages import router as status_router
+    from app.webhooks.routes import router as webhooks_router
+
+    app.include_router(ops_router)
+    app.include_router(webhooks_router)
+    app.include_router(api_router)
+    app.include_router(status_router)
+
+    if settings.sandbox:
+        from app.sandbox.app import create_sandbox_app
+
+        app.mount("/sandbox", create_sandbox_app())
+    return app

@@ -1,0 +1,18 @@
+"""Prometheus metrics shared by the web app and the worker."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+WEBHOOKS = Counter(
+    "dropguard_webhooks_total", "Inbound webhooks by source, topic and outcome", ["source", "topic", "outcome"]
+)
+TASK_SECONDS = Histogram(
+    "dropguard_task_seconds",
+    "Celery task run time by task and outcome",
+    ["task", "outcome"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+)
+EXTERNAL_CALLS = Counter(
+    "dropguard_external_calls_total", "Calls to stores, suppliers and mail servers", ["target", "outcome"]
+)

@@ -1,0 +1,26 @@
+"""Imports every model so that mappers and Alembic see the whole schema. Holds no code."""
+
+from app.evidence.models import EvidenceEvent, LedgerHead
+from app.fulfilments.models import Shipment
+from app.notifications.models import Notification
+from app.orders.models import Customer, DeliveryAddress, Order, OrderLine
+from app.outbox.models import OutboxMessage
+from app.shops.models import Shop
+from app.suppliers.models import Supplier, SupplierOrder
+from app.webhooks.models import WebhookDelivery
+
+__all__ = [
+    "Customer",
+    "DeliveryAddress",
+    "EvidenceEvent",
+    "LedgerHead",
+    "Notification",
+    "Order",
+    "OrderLine",
+    "OutboxMessage",
+    "Shipment",
+    "Shop",
+    "Supplier",
+    "SupplierOrder",
+    "WebhookDelivery",
+]

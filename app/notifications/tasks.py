@@ -1,0 +1,1 @@
+from app.worker import celery_app  # noqa: F401

@@ -1,0 +1,208 @@
+"""Orders from the store's webhooks: upserted so that the newest snapshot always wins."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from app.errors import AppError
+from app.evidence import service as evidence
+from app.orders.models import Customer, DeliveryAddress, Order, OrderLine
+from app.shops.models import Shop
+
+
+class BadOrderPayload(AppError):
+    code = "bad_order_payload"
+
+
+# Our pipeline only moves forward: a stale or duplicate snapshot must never move it back.
+STATUS_RANK = {"open": 0, "paid": 1, "supplier_ordered": 2, "shipped": 3, "delivered": 4, "cancelled": 9}
+
+SUPPORTED_LOCALES = ("en", "fr", "es", "de")
+
+
+def _time(value: Any, field: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise BadOrderPayload(f"{field} is not an ISO-8601 timestamp") from None
+    if moment.tzinfo is None:
+        raise BadOrderPayload(f"{field} has no time zone")
+    return moment
+
+
+def _money(value: Any, field: str) -> Decimal:
+    try:
+        return Decimal(str(value if value is not None else "0"))
+    except InvalidOperation:
+        raise BadOrderPayload(f"{field} is not an amount") from None
+
+
+def customer_locale(payload: dict[str, Any], shop: Shop) -> str:
+    """The customer's language, from what the checkout saw, narrowed to one we write in."""
+    candidates = [payload.get("customer_locale"), (payload.get("client_details") or {}).get("accept_language")]
+    for candidate in candidates:
+        if not candidate:
+            continue
+        language = str(candidate).split(",")[0].split(";")[0].strip().lower().replace("_", "-").split("-")[0]
+        if language in SUPPORTED_LOCALES:
+            return language
+    return shop.locale if shop.locale in SUPPORTED_LOCALES else "en"
+
+
+def _upsert_customer(session: Session, shop: Shop, payload: dict[str, Any], locale: str) -> Customer | None:
+    data = payload.get("customer") or {}
+    email = (data.get("email") or payload.get("email") or payload.get("contact_email") or "").strip() or None
+    if not data.get("id") and not email:
+        return None
+    external_id = (
+        str(data["id"]) if data.get("id") else "email:" + hashlib.sha256(email.lower().encode()).hexdigest()[:40]
+    )
+    values = {
+        "shop_id": shop.id,
+        "external_id": external_id,
+        "email": email,
+        "first_name": data.get("first_name"),
+        "last_name": data.get("last_name"),
+        "phone": data.get("phone") or payload.get("phone"),
+        "locale": locale,
+    }
+    statement = insert(Customer).values(**values)
+    statement = statement.on_conflict_do_update(
+        constraint="uq_customers_shop_id",
+        set_={k: statement.excluded[k] for k in ("email", "first_name", "last_name", "phone", "locale")},
+        where=Customer.redacted_at.is_(None),
+    ).returning(Customer.id)
+    customer_id = session.scalar(statement)
+    if customer_id is None:  # redacted customers stay redacted
+        customer_id = session.scalar(
+            select(Customer.id).where(Customer.shop_id == shop.id, Customer.external_id == external_id)
+        )
+    return session.get(Customer, customer_id)
+
+
+def _apply_lines(session: Session, order: Order, payload: dict[str, Any]) -> None:
+    existing = {line.external_id: line for line in order.lines}
+    for raw in payload.get("line_items") or []:
+        if not isinstance(raw, dict) or raw.get("id") is None:
+            raise BadOrderPayload("line_items[] must be objects with an id")
+        line = existing.get(int(raw["id"]))
+        if line is None:
+            line = OrderLine(shop_id=order.shop_id, external_id=int(raw["id"]))
+            order.lines.append(line)
+        line.product_id = raw.get("product_id")
+        line.variant_id = raw.get("variant_id")
+        line.sku = raw.get("sku") or None
+        line.title = str(raw.get("title") or raw.get("name") or "Item")[:512]
+        line.variant_title = raw.get("variant_title")
+        line.quantity = int(raw.get("current_quantity", raw.get("quantity")) or 0)
+        line.price = _money(raw.get("price"), "line_items[].price")
+
+
+def _apply_address(session: Session, order: Order, payload: dict[str, Any]) -> None:
+    raw = payload.get("shipping_address")
+    if not isinstance(raw, dict):
+        return
+    address = session.get(DeliveryAddress, order.id) or DeliveryAddress(order_id=order.id, shop_id=order.shop_id)
+    address.name = raw.get("name") or " ".join(filter(None, [raw.get("first_name"), raw.get("last_name")])) or None
+    address.company = raw.get("company")
+    address.address1, address.address2 = raw.get("address1"), raw.get("address2")
+    address.city, address.province_code, address.zip = raw.get("city"), raw.get("province_code"), raw.get("zip")
+    address.country_code = (raw.get("country_code") or "").upper()[:2] or None
+    address.phone = raw.get("phone")
+    session.add(address)
+
+
+def _target_status(topic: str, payload: dict[str, Any]) -> str:
+    if topic == "orders/cancelled" or payload.get("cancelled_at"):
+        return "cancelled"
+    if topic == "orders/paid" or payload.get("financial_status") in ("paid", "partially_refunded", "refunded"):
+        return "paid"
+    return "open"
+
+
+def apply_snapshot(
+    session: Session, shop: Shop, topic: str, payload: dict[str, Any], *, delivery_id: int | None = None
+) -> tuple[Order, list[str]]:
+    """Upsert an order from one of its webhooks; returns the order and what changed.
+
+    Older snapshots (by the store's updated_at) are recorded as evidence but never applied.
+    """
+    if payload.get("id") is None or payload.get("updated_at") is None:
+        raise BadOrderPayload("an order payload needs id and updated_at")
+    external_id = int(payload["id"])
+    updated_at = _time(payload["updated_at"], "updated_at")
+    order = session.scalar(
+        select(Order).where(Order.shop_id == shop.id, Order.external_id == external_id).with_for_update()
+    )
+    changes: list[str] = []
+    is_new = order is None
+    if is_new:
+        locale = customer_locale(payload, shop)
+        order = Order(
+            shop_id=shop.id,
+            external_id=external_id,
+            name=str(payload.get("name") or f"#{payload.get('order_number', external_id)}"),
+            currency=str(payload.get("currency") or shop.currency)[:3],
+            total_price=_money(payload.get("total_price"), "total_price"),
+            locale=locale,
+            status="open",
+            source_updated_at=updated_at,
+        )
+        session.add(order)
+        session.flush()
+        changes.append("created")
+    stale = not is_new and updated_at < order.source_updated_at
+    if not stale:
+        order.source_updated_at = updated_at
+        order.name = str(payload.get("name") or order.name)
+        order.currency = str(payload.get("currency") or order.currency)[:3]
+        order.total_price = _money(payload.get("total_price", order.total_price), "total_price")
+        order.financial_status = payload.get("financial_status") or order.financial_status
+        order.fulfillment_status = payload.get("fulfillment_status")
+        customer = _upsert_customer(session, shop, payload, order.locale)
+        if customer is not None:
+            order.customer_id = customer.id
+        _apply_lines(session, order, payload)
+        _apply_address(session, order, payload)
+    # A paid or cancelled signal moves the pipeline forward whatever the snapshot's age,
+    # because payment and cancellation are never undone by a later edit.
+    target = _target_status(topic, payload)
+    if STATUS_RANK[target] > STATUS_RANK[order.status] and order.status != "cancelled":
+        if target == "cancelled":
+            order.cancelled_at = _time(payload.get("cancelled_at") or payload["updated_at"], "cancelled_at")
+        order.status = target
+        changes.append(target)
+    evidence.record(
+        session,
+        chain=shop.domain,
+        shop_id=shop.id,
+        order_id=order.id,
+        kind="order.snapshot_applied" if not stale else "order.snapshot_stale",
+        source="shopify",
+        occurred_at=updated_at,
+        data={
+            "topic": topic,
+            "order": order.name,
+            "external_id": external_id,
+            "source_updated_at": updated_at,
+            "financial_status": payload.get("financial_status"),
+            "status": order.status,
+            "changes": changes,
+            "total_price": payload.get("total_price"),
+            "currency": payload.get("currency"),
+        },
+        webhook_delivery_id=delivery_id,
+    )
+    session.flush()
+    return order, changes
+
+
+def find_by_name(session: Session, shop_id: int, name: str) -> Order | None:
+    return session.scalar(select(Order).where(Order.shop_id == shop_id, Order.name == name))

@@ -1,0 +1,1 @@
+"""Outbox: work for the workers, written in the same transaction as the facts it follows."""

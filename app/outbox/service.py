@@ -1,0 +1,92 @@
+"""Writing outbox rows and relaying them to Celery after they are committed.
+
+A task is never published before the rows it reads exist: producers only insert an outbox row in
+their own transaction, then (after commit) nudge a relay through a Redis list. The relay publishes
+rows in id order with SKIP LOCKED, so any number of relays can run; the beat sweeper publishes what
+a crashed process left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session
+
+from app.outbox.models import OutboxMessage
+from app.redis import get_redis, key
+
+log = logging.getLogger(__name__)
+
+_PENDING_KEY = "dropguard_outbox_pending"
+
+
+def queue_for(task_name: str) -> str:
+    from app.worker import queue_for_task
+
+    return queue_for_task(task_name)
+
+
+def enqueue(session: Session, task_name: str, *args: Any) -> OutboxMessage:
+    """Add work to the caller's transaction; it reaches a worker only if that transaction commits."""
+    message = OutboxMessage(task_name=task_name, args=list(args), queue=queue_for(task_name))
+    session.add(message)
+    session.info[_PENDING_KEY] = True
+    return message
+
+
+def wake_key() -> str:
+    return key("outbox", "wake")
+
+
+def wake_relay() -> None:
+    try:
+        get_redis().lpush(wake_key(), 1)
+    except Exception:  # the sweeper publishes it anyway; never fail a committed unit of work
+        log.warning("outbox.wake_failed", exc_info=True)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    if session.info.pop(_PENDING_KEY, False):
+        wake_relay()
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING_KEY, None)
+
+
+_CLAIM = text(
+    """
+    SELECT id, task_name, args, queue FROM outbox
+    WHERE dispatched_at IS NULL AND created_at <= now() - make_interval(secs => :older_than)
+    ORDER BY id
+    LIMIT :batch
+    FOR UPDATE SKIP LOCKED
+    """
+)
+_MARK = text(
+    "UPDATE outbox SET dispatched_at = now(), dispatch_count = dispatch_count + 1 WHERE id = ANY(:ids)"
+)
+
+
+def relay_batch(session: Session, *, older_than: float = 0, batch: int = 200) -> int:
+    """Publish one batch of undispatched rows and mark them; returns how many were published.
+
+    Rows are locked while they are published, so two relays never publish the same row at once.
+    A crash after publishing and before the commit publishes a row twice; tasks are idempotent.
+    """
+    from app.worker import celery_app
+
+    rows = session.execute(_CLAIM, {"older_than": older_than, "batch": batch}).all()
+    if not rows:
+        session.rollback()
+        return 0
+    with celery_app.producer_or_acquire() as producer:
+        for row in rows:
+            celery_app.send_task(row.task_name, args=row.args, queue=row.queue, producer=producer)
+    session.execute(_MARK, {"ids": [row.id for row in rows]})
+    session.commit()
+    return len(rows)

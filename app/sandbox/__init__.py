@@ -1,0 +1,1 @@
+"""The sandbox: emulated store, suppliers and mail server speaking their real protocols."""

@@ -1,0 +1,1 @@
+"""Shops: the tenants, their settings and credentials, and merchant authentication."""

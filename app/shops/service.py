@@ -1,0 +1,80 @@
+"""Shops: registering, finding and uninstalling tenants."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.db import utcnow
+from app.errors import AppError
+from app.evidence import service as evidence
+from app.shops import secrets
+from app.shops.models import Shop
+from app.suppliers.models import Supplier
+from app.webhooks.signing import is_shop_domain
+
+
+def get_by_domain(session: Session, domain: str) -> Shop | None:
+    return session.scalar(select(Shop).where(Shop.domain == domain))
+
+
+def get_installed(session: Session, shop_id: int) -> Shop | None:
+    shop = session.get(Shop, shop_id)
+    return shop if shop and shop.is_installed else None
+
+
+def add_shop(
+    session: Session,
+    *,
+    domain: str,
+    access_token: str,
+    name: str | None = None,
+    currency: str = "USD",
+    timezone: str = "UTC",
+    locale: str = "en",
+) -> Shop:
+    """Register (or re-register) a shop with an offline access token; development and tests."""
+    domain = domain.strip().lower()
+    if not is_shop_domain(domain):
+        raise AppError(f"{domain!r} is not a *.myshopify.com domain")
+    if not access_token:
+        raise AppError("an access token is required")
+    shop = get_by_domain(session, domain)
+    now = utcnow()
+    if shop is None:
+        shop = Shop(domain=domain, settings={})
+        session.add(shop)
+    shop.name = name or shop.name or domain.split(".")[0]
+    shop.currency, shop.timezone, shop.locale = currency, timezone, locale
+    shop.status, shop.installed_at, shop.uninstalled_at = "installed", now, None
+    shop.access_token_encrypted = secrets.encrypt(access_token)
+    session.flush()
+    if session.scalar(select(Supplier).where(Supplier.shop_id == shop.id, Supplier.is_default)) is None:
+        session.add(Supplier(shop_id=shop.id, name="Sandbox supplier", protocol="generic", is_default=True))
+    evidence.record(
+        session,
+        chain=domain,
+        shop_id=shop.id,
+        kind="shop.installed",
+        source="dropguard",
+        data={"domain": domain, "via": "cli"},
+    )
+    session.flush()
+    return shop
+
+
+def uninstall(session: Session, shop: Shop, *, source: str = "shopify") -> None:
+    """Tokens deleted, processing stopped; data kept until shop/redact."""
+    if not shop.is_installed:
+        return
+    shop.status, shop.uninstalled_at, shop.access_token_encrypted = "uninstalled", utcnow(), None
+    evidence.record(
+        session, chain=shop.domain, shop_id=shop.id, kind="shop.uninstalled", source=source, data={}
+    )
+    session.flush()
+
+
+def access_token(shop: Shop) -> str:
+    if shop.access_token_encrypted is None:
+        raise AppError(f"{shop.domain} has no access token (uninstalled?)", status_code=409)
+    return secrets.decrypt(shop.access_token_encrypted)

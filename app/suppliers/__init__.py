@@ -1,0 +1,1 @@
+"""Suppliers: placing supplier orders exactly once and following them until they ship."""

@@ -1,0 +1,1 @@
+"""Webhooks: verify, record, acknowledge; then process from the inbox in a worker."""

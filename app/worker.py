@@ -1,0 +1,83 @@
+"""The Celery app: queues, reliability settings, the explicit task list and the beat schedule.
+
+Never imports app.main: the worker needs only settings, the database and the task modules.
+"""
+
+from __future__ import annotations
+
+from celery import Celery, signals
+from kombu import Queue
+
+from app.config import get_settings
+
+QUEUES = ("ingest", "suppliers", "store", "notifications", "analytics", "maintenance")
+
+# Task name prefix -> queue, so that a slow supplier never delays an email or a webhook.
+_ROUTES = {
+    "webhooks.": "ingest",
+    "orders.": "ingest",
+    "suppliers.": "suppliers",
+    "fulfilments.": "store",
+    "notifications.": "notifications",
+    "outbox.": "maintenance",
+}
+
+TASK_MODULES = [
+    "app.webhooks.tasks",
+    "app.suppliers.tasks",
+    "app.fulfilments.tasks",
+    "app.notifications.tasks",
+    "app.outbox.tasks",
+]
+
+
+def queue_for_task(task_name: str) -> str:
+    for prefix, queue in _ROUTES.items():
+        if task_name.startswith(prefix):
+            return queue
+    raise ValueError(f"no queue for task {task_name!r}")
+
+
+def create_celery() -> Celery:
+    settings = get_settings()
+    hard_limit = settings.task_hard_time_limit
+    app = Celery("dropguard", include=TASK_MODULES)
+    app.conf.update(
+        broker_url=settings.redis_url,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={
+            # A message unacked this long is redelivered: it must outlive any running task.
+            "visibility_timeout": hard_limit * 2 + 60,
+            "global_keyprefix": settings.redis_prefix,
+        },
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_time_limit=hard_limit,
+        task_soft_time_limit=max(hard_limit - 30, 10),
+        task_queues=[Queue(name) for name in QUEUES],
+        task_default_queue="maintenance",
+        task_routes=lambda name, *args, **kwargs: {"queue": queue_for_task(name)},
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        worker_hijack_root_logger=False,
+        beat_schedule={
+            "outbox-sweep": {"task": "outbox.sweep", "schedule": 10.0},
+        },
+    )
+    return app
+
+
+celery_app = create_celery()
+
+
+@signals.worker_process_init.connect
+def _fresh_connections_after_fork(**_: object) -> None:
+    # A forked pool child must never share the parent's database or Redis sockets.
+    from app.db import reset_engine
+    from app.redis import reset_redis
+
+    reset_engine()
+    reset_redis()
