@@ -70,6 +70,33 @@ def beat() -> None:
 
 
 @cli.command()
+def run(
+    port: Annotated[int, typer.Option(help="Web port")] = 8000,
+    orders_per_minute: Annotated[float, typer.Option(help="Demo trickle of simulated orders; 0 for none")] = 6.0,
+) -> None:
+    """Start everything: embedded PostgreSQL and Redis (unless configured), migrations, web, worker,
+    beat, the sandbox with a demo shop and a trickle of simulated orders."""
+    from app.runner import run_all
+
+    run_all(port=port, orders_per_minute=orders_per_minute)
+
+
+@cli.command()
+def simulate(
+    orders: Annotated[int, typer.Option("--orders", min=1, help="How many orders")] = 10,
+    rate: Annotated[float, typer.Option("--rate", min=0.01, help="Orders per second")] = 1.0,
+    shop: Annotated[str, typer.Option("--shop", help="Demo shop domain")] = "demo-dropguard.myshopify.com",
+    seed: Annotated[int | None, typer.Option(help="Random seed, for repeatable runs")] = None,
+) -> None:
+    """Drive realistic orders through the sandbox store, which sends them here as signed webhooks."""
+    from app.sandbox.simulate import simulate_orders
+
+    get_settings()
+    summary = simulate_orders(orders=orders, rate=rate, shop_domain=shop, seed=seed)
+    typer.echo(summary)
+
+
+@cli.command()
 def migrate() -> None:
     """Apply database migrations up to head."""
     from app.migrate import upgrade_to_head

@@ -28,7 +28,15 @@ def create_app(*, start_relay: bool = True) -> FastAPI:
         relay = OutboxRelay() if start_relay else None
         if relay:
             relay.start()
+        mail_catcher = None
+        if settings.sandbox:
+            from app.sandbox.mail import start_smtp_catcher
+
+            # Several web processes may start: the first to bind the port hosts the catcher.
+            mail_catcher = start_smtp_catcher()
         yield
+        if mail_catcher:
+            mail_catcher.stop()
         if relay:
             relay.stop()
 
@@ -48,12 +56,16 @@ def create_app(*, start_relay: bool = True) -> FastAPI:
         return response
 
     from app.api.routes import router as api_router
+    from app.dashboard.pages import router as dashboard_router
     from app.status.pages import router as status_router
+    from app.suppliers.routes import router as supplier_webhooks_router
     from app.webhooks.routes import router as webhooks_router
 
     app.include_router(ops_router)
     app.include_router(webhooks_router)
+    app.include_router(supplier_webhooks_router)
     app.include_router(api_router)
+    app.include_router(dashboard_router)
     app.include_router(status_router)
 
     if settings.sandbox:

@@ -1,0 +1,1 @@
+"""Merchant dashboard pages, embedded in the store admin."""
