@@ -73,6 +73,25 @@ def create_celery() -> Celery:
 celery_app = create_celery()
 
 
+_relay = None
+
+
+@signals.worker_ready.connect
+def _start_relay(**_: object) -> None:
+    # Work enqueued by tasks is published from here without waiting for a web process or the sweeper.
+    global _relay
+    from app.outbox.relay import OutboxRelay
+
+    _relay = OutboxRelay()
+    _relay.start()
+
+
+@signals.worker_shutdown.connect
+def _stop_relay(**_: object) -> None:
+    if _relay is not None:
+        _relay.stop()
+
+
 @signals.worker_process_init.connect
 def _fresh_connections_after_fork(**_: object) -> None:
     # A forked pool child must never share the parent's database or Redis sockets.
