@@ -9,6 +9,7 @@ from celery import Celery, signals
 from kombu import Queue
 
 from app.config import get_settings
+from app.outbox.relay import OutboxRelay
 
 QUEUES = ("ingest", "suppliers", "store", "notifications", "analytics", "maintenance")
 
@@ -73,15 +74,13 @@ def create_celery() -> Celery:
 celery_app = create_celery()
 
 
-_relay = None
+_relay: OutboxRelay | None = None
 
 
 @signals.worker_ready.connect
 def _start_relay(**_: object) -> None:
     # Work enqueued by tasks is published from here without waiting for a web process or the sweeper.
     global _relay
-    from app.outbox.relay import OutboxRelay
-
     _relay = OutboxRelay()
     _relay.start()
 
