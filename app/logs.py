@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextvars
 import logging
 import sys
+import uuid
 
 from pythonjsonlogger.json import JsonFormatter
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
@@ -35,3 +37,44 @@ def configure(level: str = "INFO", json_lines: bool = True) -> None:
     root.setLevel(level.upper())
     logging.getLogger("uvicorn.access").handlers[:] = []
     logging.getLogger("uvicorn.access").propagate = False
+
+
+def _valid_request_id(value: bytes) -> str | None:
+    # A caller's id is echoed in logs and headers: accept only short, printable ASCII.
+    if 0 < len(value) <= 128 and all(0x21 <= byte <= 0x7E for byte in value):
+        return value.decode("ascii")
+    return None
+
+
+class RequestIdMiddleware:
+    """Tags every HTTP request with an id (the caller's X-Request-Id or a new one) for logs and the answer.
+
+    A pure ASGI middleware: BaseHTTPMiddleware runs each request through an extra task and stream,
+    which costs measurable throughput on the webhook path.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                rid = _valid_request_id(value)
+                break
+        rid = rid or uuid.uuid4().hex
+        header = (b"x-request-id", rid.encode("ascii"))
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), header]
+            await send(message)
+
+        token = request_id.set(rid)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id.reset(token)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-import uuid
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 
 from app import logs
-from app.config import get_settings
+from app.config import ConfigError, get_settings
 from app.errors import register_error_handlers
 from app.ops import register_collectors
 from app.ops import router as ops_router
@@ -20,7 +20,11 @@ log = logging.getLogger(__name__)
 
 
 def create_app(*, start_relay: bool = True) -> FastAPI:
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ConfigError as error:
+        # Also the uvicorn factory entry point: one line and a non-zero exit, not a traceback.
+        sys.exit(f"dropguard: {error}")
     logs.configure(settings.log_level, settings.log_json)
 
     @asynccontextmanager
@@ -44,16 +48,7 @@ def create_app(*, start_relay: bool = True) -> FastAPI:
     register_error_handlers(app)
     register_collectors()
 
-    @app.middleware("http")
-    async def _request_id(request: Request, call_next):
-        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
-        token = logs.request_id.set(rid)
-        try:
-            response = await call_next(request)
-        finally:
-            logs.request_id.reset(token)
-        response.headers["X-Request-Id"] = rid
-        return response
+    app.add_middleware(logs.RequestIdMiddleware)
 
     from app.api.routes import router as api_router
     from app.dashboard.pages import router as dashboard_router
