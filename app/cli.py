@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import tempfile
 from typing import Annotated
 
+import redis.exceptions
+import sqlalchemy.exc
 import typer
 
 from app.config import ConfigError, get_settings
@@ -44,18 +49,26 @@ def worker(
     beat: Annotated[bool, typer.Option("--beat", help="Also run the beat scheduler (one per deployment)")] = False,
 ) -> None:
     """Run a Celery worker on the named queues (all by default)."""
-    from app import logs
+    settings = get_settings()
+    # Set before anything imports prometheus_client, which picks its multiprocess mode at import:
+    # each pool process then writes its samples here and one endpoint serves them merged.
+    metrics_dir = tempfile.mkdtemp(prefix="dropguard-worker-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    from app import logs, ops
     from app.worker import QUEUES, celery_app
 
-    settings = get_settings()
     logs.configure(settings.log_level, settings.log_json)
+    ops.serve_worker_metrics(settings.worker_metrics_host, settings.worker_metrics_port)
     argv = [
         "worker", f"--concurrency={concurrency}", "--pool=prefork", f"--loglevel={settings.log_level}",
         f"--queues={queues or ','.join(QUEUES)}", "--without-gossip", "--without-mingle",
     ]
     if beat:
         argv.append("--beat")
-    celery_app.worker_main(argv)
+    try:
+        celery_app.worker_main(argv)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @cli.command()
@@ -156,12 +169,23 @@ def ledger_verify(
     typer.echo(f"checked {checked} events in {len(names)} chains; all intact")
 
 
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
 def main() -> None:
+    # Start-up problems end in one line naming the setting, not a traceback.
     try:
         cli()
     except ConfigError as error:
         typer.echo(f"dropguard: {error}", err=True)
         sys.exit(2)
+    except sqlalchemy.exc.OperationalError as error:
+        typer.echo(f"dropguard: cannot use the database at DROPGUARD_DATABASE_URL: {_first_line(error.orig or error)}", err=True)
+        sys.exit(1)
+    except redis.exceptions.ConnectionError as error:
+        typer.echo(f"dropguard: cannot reach Redis at DROPGUARD_REDIS_URL: {_first_line(error)}", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

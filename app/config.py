@@ -45,7 +45,9 @@ class Settings(BaseSettings):
 
     supplier_api_url: str = "http://127.0.0.1:8000/sandbox/supplier"
     supplier_api_key: str = "sandbox-supplier-key"
-    supplier_api_secret: str = "sandbox-supplier-secret"
+    supplier_api_secret: str = "sandbox-supplier-secret"  # noqa: S105 - the sandbox emulator's own secret
+    # Read timeout of one supplier call; a timed-out call is retried after asking the supplier first.
+    supplier_timeout_seconds: Annotated[float, Field(gt=0)] = 10
 
     sandbox: bool = False
     log_level: str = "INFO"
@@ -54,6 +56,9 @@ class Settings(BaseSettings):
     webhook_max_bytes: int = 2 * 1024 * 1024
     outbox_sweep_after_seconds: int = 15
     task_hard_time_limit: int = 300
+    # The worker serves its Prometheus metrics (all pool processes merged) here; 0 turns it off.
+    worker_metrics_port: Annotated[int, Field(ge=0, le=65535)] = 9808
+    worker_metrics_host: str = "127.0.0.1"
 
     @field_validator("database_url")
     @classmethod

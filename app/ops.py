@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import logging
+import os
+
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    generate_latest,
+    start_http_server,
+)
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import text
 
 from app.db import get_engine
 from app.paths import ALEMBIC_INI
 from app.redis import get_redis
 
+log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 
 
@@ -93,3 +104,24 @@ def register_collectors() -> None:
 async def metrics() -> Response:
     payload = await run_in_threadpool(generate_latest, REGISTRY)
     return Response(payload, media_type=CONTENT_TYPE_LATEST)
+
+
+def serve_worker_metrics(host: str, port: int) -> bool:
+    """Serve the metrics of every process of a Celery worker (parent and pool children), merged.
+
+    The caller must have set PROMETHEUS_MULTIPROC_DIR before prometheus_client was first imported
+    (the `dropguard worker` command does), so each pool process writes its samples there.
+    Returns False, with a warning, when disabled or the port is taken: metrics never stop a worker.
+    """
+    if port == 0:
+        return False
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        raise RuntimeError("PROMETHEUS_MULTIPROC_DIR must be set before the worker starts")
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    try:
+        start_http_server(port, addr=host, registry=registry)
+    except OSError as error:
+        log.warning("worker.metrics_unavailable", extra={"port": port, "error": str(error)})
+        return False
+    return True

@@ -5,10 +5,13 @@ Never imports app.main: the worker needs only settings, the database and the tas
 
 from __future__ import annotations
 
+import time
+
 from celery import Celery, signals
 from kombu import Queue
 
 from app.config import get_settings
+from app.metrics import TASK_SECONDS
 from app.outbox.relay import OutboxRelay
 
 QUEUES = ("ingest", "suppliers", "store", "notifications", "analytics", "maintenance")
@@ -99,3 +102,20 @@ def _fresh_connections_after_fork(**_: object) -> None:
 
     reset_engine()
     reset_redis()
+
+
+# Task start times by task id, per pool process (prerun and postrun run in the same process).
+_task_started: dict[str, float] = {}
+
+
+@signals.task_prerun.connect
+def _task_started_at(task_id: str | None = None, **_: object) -> None:
+    if task_id:
+        _task_started[task_id] = time.monotonic()
+
+
+@signals.task_postrun.connect
+def _observe_task_time(task_id: str | None = None, task=None, state: str | None = None, **_: object) -> None:
+    started = _task_started.pop(task_id, None) if task_id else None
+    if started is not None and task is not None:
+        TASK_SECONDS.labels(task.name, (state or "unknown").lower()).observe(time.monotonic() - started)
