@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -125,15 +126,17 @@ class Process:
 @pytest.fixture(scope="session")
 def live_server() -> Iterator[str]:
     """The web app with the sandbox mounted, as a real uvicorn process on LIVE_PORT."""
-    from tests.conftest import LIVE_PORT, LIVE_URL
-
+    # From the environment conftest set up, not `from tests.conftest import ...`: pytest loaded
+    # conftest as the module "conftest", so importing "tests.conftest" would run it a second time
+    # with a new run id and point DROPGUARD_DATABASE_URL at a database that does not exist.
+    live_url = os.environ["DROPGUARD_PUBLIC_URL"].rstrip("/")
     server = Process(
         "live-server",
-        [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(LIVE_PORT)],
+        [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(urlsplit(live_url).port)],
     )
     try:
-        _wait_http(f"{LIVE_URL}/healthz")
-        yield LIVE_URL
+        _wait_http(f"{live_url}/healthz")
+        yield live_url
     finally:
         server.stop()
 
