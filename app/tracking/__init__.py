@@ -1,0 +1,1 @@
+"""Tracking: carriers, tracking numbers, normalised statuses, delay detection."""
