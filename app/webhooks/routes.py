@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -57,9 +58,33 @@ def _parse_time(value: str | None) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        # Converted here: a valid but extreme offset (year 1, +05:00) overflows later otherwise.
+        return moment.astimezone(UTC) if moment.tzinfo else None
+    except (ValueError, OverflowError):
         return None
-    return moment if moment.tzinfo else None
+
+
+# JSON allows what PostgreSQL's jsonb refuses: NUL characters and unpaired UTF-16 surrogates
+# (json.loads joins valid pairs, so any surrogate left in a str is unpaired).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _unstorable(payload: object) -> bool:
+    stack = [payload]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str) and _UNSTORABLE.search(item):
+            return True
+    return False
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _check_payload(request: Request, body: bytes) -> tuple[str, str, str]:
@@ -80,19 +105,26 @@ def _check_payload(request: Request, body: bytes) -> tuple[str, str, str]:
         raise _Rejected(400, "missing_header", "missing header: " + ", ".join(missing))
     if not is_shop_domain(domain):
         raise _Rejected(400, "bad_domain", "X-Shopify-Shop-Domain must be a *.myshopify.com domain")
-    if len(topic) > 128 or len(event_id) > 255:
-        raise _Rejected(400, "bad_header", "X-Shopify-Topic or X-Shopify-Event-Id is too long")
+    if len(topic) > 128 or len(event_id) > 255 or len(headers.get("x-shopify-webhook-id", "")) > 255:
+        raise _Rejected(400, "bad_header", "X-Shopify-Topic, -Event-Id or -Webhook-Id is too long")
+    if len(headers.get("x-shopify-api-version", "")) > 32:
+        raise _Rejected(400, "bad_header", "X-Shopify-API-Version is too long")
     content_type = headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
         raise _Rejected(415, "bad_content_type", "Content-Type must be application/json")
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        # Strict UTF-8 first: json.loads(bytes) would also take UTF-16/32 and encoded surrogates,
+        # which the database then refuses. NaN and Infinity are Python extensions, not JSON.
+        text = body.decode("utf-8")
+        payload = json.loads(text, parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise _Rejected(400, "bad_json", f"body is not valid JSON: {error}") from None
     if not isinstance(payload, dict):
         raise _Rejected(400, "bad_json", "body must be a JSON object")
-    if b"\\u0000" in body:
-        raise _Rejected(400, "bad_json", "body contains a NUL character (\\u0000), which cannot be stored")
+    if "\\u" in text and _unstorable(payload):
+        raise _Rejected(
+            400, "bad_json", "body contains a NUL character or an unpaired surrogate, which cannot be stored"
+        )
     return topic, domain, event_id
 
 
