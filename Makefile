@@ -1,0 +1,65 @@
+# Dropguard: `make run` starts everything on a bare machine with Python 3.11+; `make test` tests it.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# python3.11 if present, else python3; the version is checked before a virtualenv is made from it.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
+VENV := .venv
+VPY := $(VENV)/bin/python
+# Reinstalls only when pyproject.toml changes.
+STAMP := $(VENV)/.installed-stamp
+# Two xdist workers (each with its own database, Redis prefix, ports and processes); PYTEST_ARGS overrides.
+PYTEST_ARGS ?= -n 2 --dist loadfile
+BENCH_ARGS ?= --requests 5000 --concurrency 32
+
+.PHONY: help install run test lint bench browser settings-doc
+
+help:
+	@echo "make run    start Dropguard with embedded PostgreSQL and Redis, the sandbox store and a demo shop"
+	@echo "make test   run the test suite (real PostgreSQL and Redis; embedded ones unless DROPGUARD_* URLs are set)"
+	@echo "make lint   ruff"
+	@echo "make bench  webhook ingest benchmark against a minimal baseline"
+
+$(VPY):
+	@if [ -z "$(PYTHON)" ]; then echo "error: no python3 found; install Python 3.11 or newer" >&2; exit 1; fi
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || { \
+		echo "error: Dropguard needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) -V 2>&1). Set PYTHON=/path/to/python3.11" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(VPY)
+	$(VPY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/dropguard run
+
+# Debian's Chromium for the browser tests, only when missing and apt is usable as root; otherwise
+# those tests skip and say why.
+browser:
+	@if command -v chromium >/dev/null 2>&1; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null) \
+			|| echo "warning: could not install chromium; browser tests will be skipped"; \
+	else \
+		echo "note: chromium is not installed and apt is not usable as root; browser tests will be skipped"; \
+	fi
+
+# pytest exits 5 when it collected no test: that is reported, not hidden as a pass or a crash.
+test: $(STAMP) browser
+	@set +e; $(VPY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check app tests bench
+
+bench: $(STAMP)
+	$(VPY) -m bench.ingest $(BENCH_ARGS)
+
+# Regenerates the configuration table in README.md from app/config.py.
+settings-doc: $(STAMP)
+	$(VPY) -m app.ops settings-table --write README.md
