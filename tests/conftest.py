@@ -46,6 +46,8 @@ os.environ.update(
         "DROPGUARD_SUPPLIER_API_URL": f"{LIVE_URL}/sandbox/supplier",
         "DROPGUARD_SMTP_HOST": "127.0.0.1",
         "DROPGUARD_SMTP_PORT": str(SMTP_PORT),
+        # Each run's worker processes serve their merged metrics on a port of their own.
+        "DROPGUARD_WORKER_METRICS_PORT": str(free_port()),
         "DROPGUARD_SANDBOX": "true",
         "DROPGUARD_LOG_JSON": "false",
         "DROPGUARD_LOG_LEVEL": "WARNING",
