@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import sys
+from pathlib import Path
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
@@ -21,6 +24,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import text
 
+from app import config as config_module
+from app.config import Settings
 from app.db import get_engine
 from app.paths import ALEMBIC_INI
 from app.redis import get_redis
@@ -125,3 +130,95 @@ def serve_worker_metrics(host: str, port: int) -> bool:
         log.warning("worker.metrics_unavailable", extra={"port": port, "error": str(error)})
         return False
     return True
+
+
+# Meanings for settings declared without a Field(description=...); a description in app/config.py wins.
+_SETTING_MEANINGS = {
+    "redis_prefix": "Prefix of every Redis key and Celery queue of this deployment, so deployments or test runs can share one Redis",
+    "shopify_api_key": "The app's Shopify API key (client id); the audience of admin session tokens",
+    "shopify_api_secret": "The app's Shopify API secret; verifies webhook HMACs and session tokens",
+    "shopify_api_version": "Admin API version of every GraphQL call",
+    "shopify_admin_url": "Admin API base of a shop; `{shop}` becomes its myshopify domain (the sandbox store in development)",
+    "encryption_keys": "Comma-separated Fernet keys for access tokens at rest, newest first (older ones still decrypt); unset: derived from the secret key",
+    "smtp_host": "Mail server for customer notifications",
+    "smtp_port": "Mail server port",
+    "smtp_username": "Mail server login (unset: no login)",
+    "smtp_password": "Mail server password",
+    "smtp_starttls": "Upgrade the mail connection with STARTTLS",
+    "mail_from": "From: of customer notifications",
+    "supplier_api_url": "Base URL of the generic signed supplier API (the sandbox supplier in development)",
+    "supplier_api_key": "API key sent to the supplier",
+    "supplier_api_secret": "HMAC secret for requests to and callbacks from the supplier",
+    "sandbox": "Mount the sandbox (emulated store, supplier, carriers, mail catcher) at /sandbox; never in production",
+    "log_level": "Log level of every process",
+    "log_json": "JSON log lines (with the request or task id) instead of plain text",
+    "webhook_max_bytes": "Larger webhook bodies are refused with 413 before they are read in full",
+    "outbox_sweep_after_seconds": "The beat sweeper republishes outbox rows still undispatched after this many seconds",
+    "task_hard_time_limit": "Hard time limit of a task in seconds; the broker's visibility timeout is derived from it",
+    "supplier_timeout_seconds": "Timeout of one call to the supplier API, in seconds (a supplier's own setting overrides it)",
+    "worker_metrics_port": "Port of a worker's Prometheus endpoint (all its pool processes merged); 0 turns it off",
+    "worker_metrics_host": "Interface of the worker's Prometheus endpoint (0.0.0.0 in containers)",
+}
+SETTINGS_START = "<!-- settings:start -->"
+SETTINGS_END = "<!-- settings:end -->"
+
+
+def _default_text(field) -> str:
+    if field.is_required():
+        return "required"
+    value = field.get_default()
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    return f"`{value}`"
+
+
+def _field_comments() -> dict[str, str]:
+    """The comment lines right above each field in app/config.py: the last resort for a meaning."""
+    comments: dict[str, str] = {}
+    pending: list[str] = []
+    for line in Path(config_module.__file__).read_text().splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            pending.append(stripped.lstrip("# ").strip())
+            continue
+        match = re.match(r"^    ([a-z_][a-z0-9_]*)\s*:", line)
+        if match and pending:
+            comments[match.group(1)] = " ".join(pending)
+        pending = []
+    return comments
+
+
+def settings_rows() -> list[tuple[str, str, str]]:
+    """(variable, default, meaning) for every field of Settings, in declaration order."""
+    rows = []
+    comments = _field_comments()
+    for name, field in Settings.model_fields.items():
+        meaning = field.description or _SETTING_MEANINGS.get(name) or comments.get(name, "")
+        rows.append(("DROPGUARD_" + name.upper(), _default_text(field), meaning))
+    return rows
+
+
+def settings_table() -> str:
+    lines = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    for name, default, meaning in settings_rows():
+        escaped = meaning.replace("|", "\\|")  # a pipe would end the table cell
+        lines.append(f"| `{name}` | {default} | {escaped} |")
+    return "\n".join(lines)
+
+
+def write_settings_table(path: Path) -> None:
+    text_ = path.read_text()
+    start, end = text_.index(SETTINGS_START), text_.index(SETTINGS_END)
+    path.write_text(text_[: start + len(SETTINGS_START)] + "\n" + settings_table() + "\n" + text_[end:])
+
+
+if __name__ == "__main__":
+    # `python -m app.ops settings-table [--write README.md]` (make settings-doc)
+    if sys.argv[1:2] != ["settings-table"]:
+        sys.exit("usage: python -m app.ops settings-table [--write README.md]")
+    if sys.argv[2:3] == ["--write"] and len(sys.argv) == 4:
+        write_settings_table(Path(sys.argv[3]))
+    else:
+        print(settings_table())
