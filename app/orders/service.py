@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -37,6 +37,21 @@ def _time(value: Any, field: str) -> datetime:
     return moment
 
 
+def _int(value: Any, field: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise BadOrderPayload(f"{field} is not an integer") from None
+
+
+def _object(value: Any, field: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadOrderPayload(f"{field} must be an object")
+    return value
+
+
 def _money(value: Any, field: str) -> Decimal:
     try:
         return Decimal(str(value if value is not None else "0"))
@@ -46,7 +61,7 @@ def _money(value: Any, field: str) -> Decimal:
 
 def customer_locale(payload: dict[str, Any], shop: Shop) -> str:
     """The customer's language, from what the checkout saw, narrowed to one we write in."""
-    candidates = [payload.get("customer_locale"), (payload.get("client_details") or {}).get("accept_language")]
+    candidates = [payload.get("customer_locale"), _object(payload.get("client_details"), "client_details").get("accept_language")]
     for candidate in candidates:
         if not candidate:
             continue
@@ -57,7 +72,7 @@ def customer_locale(payload: dict[str, Any], shop: Shop) -> str:
 
 
 def _upsert_customer(session: Session, shop: Shop, payload: dict[str, Any], locale: str) -> Customer | None:
-    data = payload.get("customer") or {}
+    data = _object(payload.get("customer"), "customer")
     email = (data.get("email") or payload.get("email") or payload.get("contact_email") or "").strip() or None
     if not data.get("id") and not email:
         return None
@@ -75,7 +90,7 @@ def _upsert_customer(session: Session, shop: Shop, payload: dict[str, Any], loca
     }
     statement = insert(Customer).values(**values)
     statement = statement.on_conflict_do_update(
-        constraint="uq_customers_shop_id",
+        index_elements=[Customer.shop_id, Customer.external_id],
         set_={k: statement.excluded[k] for k in ("email", "first_name", "last_name", "phone", "locale")},
         where=Customer.redacted_at.is_(None),
     ).returning(Customer.id)
@@ -92,16 +107,17 @@ def _apply_lines(session: Session, order: Order, payload: dict[str, Any]) -> Non
     for raw in payload.get("line_items") or []:
         if not isinstance(raw, dict) or raw.get("id") is None:
             raise BadOrderPayload("line_items[] must be objects with an id")
-        line = existing.get(int(raw["id"]))
+        line_id = _int(raw["id"], "line_items[].id")
+        line = existing.get(line_id)
         if line is None:
-            line = OrderLine(shop_id=order.shop_id, external_id=int(raw["id"]))
+            line = OrderLine(shop_id=order.shop_id, external_id=line_id)
             order.lines.append(line)
         line.product_id = raw.get("product_id")
         line.variant_id = raw.get("variant_id")
         line.sku = raw.get("sku") or None
         line.title = str(raw.get("title") or raw.get("name") or "Item")[:512]
         line.variant_title = raw.get("variant_title")
-        line.quantity = int(raw.get("current_quantity", raw.get("quantity")) or 0)
+        line.quantity = _int(raw.get("current_quantity", raw.get("quantity")) or 0, "line_items[].quantity")
         line.price = _money(raw.get("price"), "line_items[].price")
 
 
@@ -136,8 +152,11 @@ def apply_snapshot(
     """
     if payload.get("id") is None or payload.get("updated_at") is None:
         raise BadOrderPayload("an order payload needs id and updated_at")
-    external_id = int(payload["id"])
+    external_id = _int(payload["id"], "id")
     updated_at = _time(payload["updated_at"], "updated_at")
+    # Serialises snapshots of one order across workers, including before its row exists: without
+    # it, orders/create and orders/updated racing for a new order both insert and one fails.
+    session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"order:{shop.id}:{external_id}", 0))))
     order = session.scalar(
         select(Order).where(Order.shop_id == shop.id, Order.external_id == external_id).with_for_update()
     )

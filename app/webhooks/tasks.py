@@ -3,6 +3,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import select
+from sqlalchemy.exc import DataError, OperationalError
 
 from app.db import session_scope, utcnow
 from app.errors import AppError
@@ -14,7 +15,11 @@ from app.worker import celery_app
 log = logging.getLogger(__name__)
 
 
-@celery_app.task(name="webhooks.process_delivery", bind=True, max_retries=8, retry_backoff=True)
+# Deadlocks, serialisation failures and lost connections are worth another try; without
+# autoretry_for the task would just fail and leave the delivery 'queued' for ever.
+@celery_app.task(
+    name="webhooks.process_delivery", bind=True, autoretry_for=(OperationalError,), max_retries=8, retry_backoff=True
+)
 def process_delivery(self, delivery_id: int) -> str:
     """Apply one inbox row. Safe to run twice: only a 'queued' row is applied, under its row lock."""
     with session_scope() as session:
@@ -31,10 +36,12 @@ def process_delivery(self, delivery_id: int) -> str:
         try:
             with session.begin_nested():
                 handler(session, shop, delivery)
-        except AppError as error:
-            # Bad content from the source: recorded, acknowledged, never retried into a loop.
-            delivery.status, delivery.error, delivery.processed_at = "failed", error.message, utcnow()
-            log.warning("webhook.unprocessable", extra={"delivery_id": delivery_id, "reason": error.message})
+        except (AppError, DataError) as error:
+            # Bad content from the source (DataError: a value the schema cannot hold, such as an
+            # over-long name or an out-of-range amount): recorded, never retried into a loop.
+            reason = error.message if isinstance(error, AppError) else str(error.orig).splitlines()[0]
+            delivery.status, delivery.error, delivery.processed_at = "failed", reason, utcnow()
+            log.warning("webhook.unprocessable", extra={"delivery_id": delivery_id, "reason": reason})
             return "failed"
         delivery.status, delivery.processed_at = "processed", utcnow()
         return "processed"
