@@ -1,1 +1,27 @@
-from app.worker import celery_app  # noqa: F401
+"""Fulfilment tasks: thin wrappers that load by id and call the service."""
+
+from __future__ import annotations
+
+import random
+
+from app.fulfilments import service
+from app.fulfilments.client import StoreTemporaryError
+from app.worker import celery_app
+
+
+# Retries are bounded by the shipment's store_attempts (service.MAX_ATTEMPTS): waiting for another
+# task's lock is not an attempt and must not use up the budget.
+@celery_app.task(
+    name="fulfilments.push_to_store",
+    bind=True,
+    autoretry_for=(StoreTemporaryError,),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=None,
+)
+def push_to_store(self, shipment_id: int) -> str:
+    try:
+        return service.push_to_store(shipment_id)
+    except service.ShipmentBusy:
+        raise self.retry(countdown=random.uniform(1.0, 3.0)) from None

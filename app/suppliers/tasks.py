@@ -1,1 +1,74 @@
-from app.worker import celery_app  # noqa: F401
+"""Supplier tasks: thin wrappers that load by id and call the service."""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from sqlalchemy import select
+
+from app.db import session_scope, utcnow
+from app.errors import AppError
+from app.suppliers import callbacks, cancellation, service
+from app.suppliers.client import SupplierTemporaryError
+from app.webhooks.models import WebhookDelivery
+from app.worker import celery_app
+
+log = logging.getLogger(__name__)
+
+# Retries are bounded by the supplier order's attempts (service.MAX_ATTEMPTS), not by Celery's
+# counter: waiting for another task's lock is not an attempt and must not use up the budget.
+_RETRY = {
+    "autoretry_for": (SupplierTemporaryError,),
+    "retry_backoff": True,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "max_retries": None,
+}
+CANCEL_MAX_RETRIES = 8
+
+
+def _busy_countdown() -> float:
+    return random.uniform(1.0, 3.0)
+
+
+@celery_app.task(name="suppliers.place_order", bind=True, **_RETRY)
+def place_order(self, supplier_order_id: int) -> str:
+    try:
+        return service.place(supplier_order_id)
+    except service.SupplierOrderBusy:
+        raise self.retry(countdown=_busy_countdown()) from None
+
+
+@celery_app.task(name="suppliers.cancel_order", bind=True, **_RETRY)
+def cancel_order(self, supplier_order_id: int) -> str:
+    try:
+        return cancellation.cancel_at_supplier(supplier_order_id)
+    except service.SupplierOrderBusy:
+        raise self.retry(countdown=_busy_countdown()) from None
+    except SupplierTemporaryError as error:
+        if self.request.retries >= CANCEL_MAX_RETRIES:
+            cancellation.give_up_cancel(supplier_order_id, error.message)
+            return "gave_up"
+        raise
+
+
+@celery_app.task(name="suppliers.process_callback", bind=True, max_retries=8, retry_backoff=True)
+def process_callback(self, delivery_id: int) -> str:
+    """Apply one recorded supplier callback. Safe to run twice: only a 'queued' row is applied."""
+    with session_scope() as session:
+        delivery = session.scalar(
+            select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update()
+        )
+        if delivery is None or delivery.status != "queued":
+            return "skipped"
+        try:
+            with session.begin_nested():
+                status = callbacks.apply(session, delivery)
+        except AppError as error:
+            # Bad content from the supplier: recorded, acknowledged, never retried into a loop.
+            delivery.status, delivery.error, delivery.processed_at = "failed", error.message, utcnow()
+            log.warning("supplier_callback.unprocessable", extra={"delivery_id": delivery_id, "reason": error.message})
+            return "failed"
+        delivery.status, delivery.processed_at = status, utcnow()
+        return status

@@ -1,0 +1,73 @@
+"""POST /webhooks/suppliers/generic: verify on the raw bytes, record in one transaction, answer."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from app.config import get_settings
+from app.db import get_sessionmaker
+from app.metrics import WEBHOOKS
+from app.suppliers.callbacks import EVENT_TYPES, BadCallback, CallbackResult, record_callback, validate
+from app.suppliers.signing import verify
+
+# The Shopify ingress's body reader and JSON guards are reused as they are: same limits, same
+# refusal of what jsonb cannot store.
+from app.webhooks.routes import _read_body, _refuse_constant, _Rejected, _unstorable
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+
+def _label(kind: object) -> str:
+    # Metric labels must be a closed set whatever a sender puts in its body.
+    return kind if kind in EVENT_TYPES else "other"  # type: ignore[return-value]
+
+
+def _decode(body: bytes) -> dict:
+    try:
+        text = body.decode("utf-8")
+        payload = json.loads(text, parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise _Rejected(400, "bad_json", f"body is not valid JSON: {error}") from None
+    if "\\u" in text and _unstorable(payload):
+        raise _Rejected(400, "bad_json", "body contains a NUL character or an unpaired surrogate")
+    try:
+        return validate(payload)
+    except BadCallback as error:
+        raise _Rejected(400, "bad_payload", error.message) from None
+
+
+def _record(payload: dict, body: bytes) -> CallbackResult:
+    with get_sessionmaker()() as session:
+        result = record_callback(session, payload, body)
+        # The outbox row commits with the delivery; the relay is woken by the after-commit hook.
+        session.commit()
+        return result
+
+
+@router.post("/webhooks/suppliers/generic", include_in_schema=False)
+async def generic_supplier_callback(request: Request) -> JSONResponse:
+    settings = get_settings()
+    label = "unknown"
+    try:
+        body = await _read_body(request, settings.webhook_max_bytes)
+        problem = verify(
+            body, request.headers.get("x-timestamp"), request.headers.get("x-signature"), settings.supplier_api_secret
+        )
+        if problem:
+            # Nothing is stored for an unauthenticated request: a counter and a log line only.
+            log.warning("supplier_callback.bad_signature", extra={"reason": problem, "body_bytes": len(body)})
+            raise _Rejected(401, "bad_signature", problem)
+        payload = _decode(body)
+        label = _label(payload["type"])
+    except _Rejected as rejected:
+        WEBHOOKS.labels("supplier", label, rejected.outcome).inc()
+        return JSONResponse({"error": rejected.outcome, "detail": rejected.detail}, status_code=rejected.status)
+    result = await run_in_threadpool(_record, payload, body)
+    WEBHOOKS.labels("supplier", label, result.status).inc()
+    return JSONResponse({"status": result.status, "delivery_id": result.delivery_id})
