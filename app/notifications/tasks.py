@@ -1,1 +1,19 @@
-from app.worker import celery_app  # noqa: F401
+"""Celery entry points for notifications: thin wrappers around app.notifications.sending."""
+
+from __future__ import annotations
+
+from app.notifications import sending
+from app.worker import celery_app
+
+
+@celery_app.task(name="notifications.send", bind=True, max_retries=sending.MAX_RETRIES)
+def send_notification(self, notification_id: int) -> str:
+    """Send one customer email at most once; transient SMTP errors retry with backoff."""
+    result = sending.send(notification_id, final_attempt=self.request.retries >= self.max_retries)
+    if result.outcome == "retry":
+        raise self.retry(countdown=sending.retry_delay(self.request.retries))
+    if result.outcome == "busy":
+        # Another run holds the send; its lease ends the wait, so this never loops for long and
+        # must not use up the retries meant for SMTP errors.
+        raise self.retry(countdown=result.retry_in, max_retries=self.request.retries + 1)
+    return result.outcome

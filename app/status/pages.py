@@ -1,3 +1,107 @@
-from fastapi import APIRouter
+"""The customer's order-status page, reached by the signed link in every email.
 
-router = APIRouter()
+Each view is recorded as evidence (accessActivityLog for "not received" disputes), so these GETs
+write and commit. Unknown or tampered tokens get the same 404 whatever is wrong with them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from app.db import SessionDep
+from app.notifications import service as notifications
+from app.status import service
+from app.templating import LOCALES, normalise_locale, page_templates, translator
+
+router = APIRouter(prefix="/status", include_in_schema=False)
+
+# The token in the URL is a credential: never cached, never sent on to carrier sites, never indexed.
+_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex, nofollow",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+
+LangQuery = Annotated[str | None, Query(max_length=16, description="en, fr, es or de")]
+
+
+def _visitor(request: Request) -> tuple[str | None, str | None]:
+    return (request.client.host if request.client else None), request.headers.get("user-agent")
+
+
+def _accepted_locale(request: Request) -> str:
+    for item in request.headers.get("accept-language", "").split(","):
+        language = item.split(";")[0].strip().lower().split("-")[0]
+        if language in LOCALES:
+            return language
+    return "en"
+
+
+def _locale(lang: str | None, fallback: str) -> str:
+    return lang.lower() if lang and lang.lower() in LOCALES else normalise_locale(fallback)
+
+
+def _not_found(request: Request, lang: str | None) -> HTMLResponse:
+    locale = _locale(lang, _accepted_locale(request))
+    return page_templates().TemplateResponse(
+        request, "status/not_found.html", {"locale": locale, "t": translator(locale)}, status_code=404, headers=_HEADERS
+    )
+
+
+@router.get("/{token}", response_class=HTMLResponse)
+def order_status(token: str, request: Request, session: SessionDep, lang: LangQuery = None) -> HTMLResponse:
+    located = service.locate(session, token)
+    if located is None:
+        return _not_found(request, lang)
+    context = service.page_context(session, located, locale=_locale(lang, located.order.locale))
+    ip, user_agent = _visitor(request)
+    service.record_view(session, located, ip=ip, user_agent=user_agent, locale=context["locale"], page="status")
+    session.commit()
+    return page_templates().TemplateResponse(request, "status/order.html", context, headers=_HEADERS)
+
+
+@router.get("/{token}/unsubscribe", response_class=HTMLResponse)
+def unsubscribe_form(token: str, request: Request, session: SessionDep, lang: LangQuery = None) -> HTMLResponse:
+    # A GET only asks: mail scanners follow links, and must not unsubscribe anyone.
+    located = service.locate(session, token)
+    if located is None:
+        return _not_found(request, lang)
+    locale = _locale(lang, located.order.locale)
+    context = {
+        "locale": locale,
+        "t": translator(locale),
+        "order_name": located.order.name,
+        "shop_name": located.shop.name or located.shop.domain,
+        "token": token,
+        "done": notifications.is_unsubscribed(session, located.order),
+    }
+    return page_templates().TemplateResponse(request, "status/unsubscribe.html", context, headers=_HEADERS)
+
+
+@router.post("/{token}/unsubscribe", response_class=HTMLResponse)
+def unsubscribe(token: str, request: Request, session: SessionDep, lang: LangQuery = None) -> HTMLResponse:
+    """RFC 8058 one-click (List-Unsubscribe-Post) and the page's own button both land here."""
+    located = service.locate(session, token)
+    if located is None:
+        return _not_found(request, lang)
+    ip, user_agent = _visitor(request)
+    notifications.unsubscribe(session, located.order, ip=ip, user_agent=user_agent)
+    session.commit()
+    locale = _locale(lang, located.order.locale)
+    context = {
+        "locale": locale,
+        "t": translator(locale),
+        "order_name": located.order.name,
+        "shop_name": located.shop.name or located.shop.domain,
+        "token": token,
+        "done": True,
+    }
+    return page_templates().TemplateResponse(request, "status/unsubscribe.html", context, headers=_HEADERS)

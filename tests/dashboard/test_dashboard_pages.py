@@ -1,0 +1,89 @@
+"""Merchant pages: session-token auth, only the shop's own orders, evidence timeline per order."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.notifications import service as notifications
+from app.shops.service import uninstall
+from tests.factories import session_token
+from tests.notifications.helpers import add_shipment, paid_order
+
+
+@pytest.fixture
+def pages(app) -> Iterator[TestClient]:
+    yield TestClient(app)
+
+
+@pytest.fixture
+def two_shops(db, make_shop):
+    mine, theirs = make_shop(name="Mine"), make_shop(name="Theirs")
+    my_order = paid_order(db, mine, number=710001)
+    add_shipment(db, my_order, tracking_number="LX123456785CN", carrier="China Post")
+    notifications.schedule(db, my_order, stage="order_confirmed")
+    db.commit()
+    their_order = paid_order(db, theirs, number=720002)
+    return mine, my_order, theirs, their_order
+
+
+def test_requires_a_session_token(pages, shop):
+    response = pages.get("/admin")
+    assert response.status_code == 401
+    assert "Open Dropguard from your store admin" in response.text
+    forged = session_token(shop.domain, secret="not-the-app-secret")
+    assert pages.get(f"/admin?id_token={forged}").status_code == 401
+    expired = session_token(shop.domain, exp=1, nbf=0, iat=0)
+    assert pages.get("/admin", headers={"Authorization": f"Bearer {expired}"}).status_code == 401
+    reopen = pages.get(f"/admin?shop={shop.domain}")
+    assert f"/sandbox/shopify/{shop.domain}/admin" in reopen.text
+
+
+def test_lists_only_the_shops_own_orders(pages, two_shops):
+    mine, my_order, _, their_order = two_shops
+    response = pages.get(f"/admin?id_token={session_token(mine.domain)}&shop={mine.domain}")
+    assert response.status_code == 200, response.text
+    html = response.text
+    assert my_order.name in html and their_order.name not in html
+    row = re.search(rf'<tr data-order-id="{my_order.id}">(.*?)</tr>', html, re.S).group(1)
+    assert "paid" in row and "$39.80" in row
+    assert "LX123456785CN" in row and "China Post" in row
+    assert "shipped" in row  # the supplier order's status
+    assert "order confirmed" in row  # the email's stage
+    assert f'href="/admin/orders/{my_order.id}?id_token=' in row
+    assert '<script src="https://cdn.shopify.com/shopifycloud/app-bridge.js" data-api-key="test-api-key">' in html
+    assert '<meta name="shopify-api-key" content="test-api-key">' in html
+    assert f"frame-ancestors https://{mine.domain} https://admin.shopify.com" in response.headers["content-security-policy"]
+
+
+def test_order_detail_shows_the_evidence_timeline(pages, auth_headers, two_shops):
+    mine, my_order, _, _ = two_shops
+    response = pages.get(f"/admin/orders/{my_order.id}", headers=auth_headers(mine.domain))
+    assert response.status_code == 200, response.text
+    html = response.text
+    rows = re.findall(r'<tr data-seq="(\d+)">\s*<td class="num mono">\d+</td>\s*<td class="mono">([a-z_.]+)', html)
+    assert [kind for _, kind in rows] == ["order.snapshot_applied", "notification.queued"]
+    seqs = [int(seq) for seq, _ in rows]
+    assert seqs == sorted(seqs)
+    assert re.search(r'<td class="mono" title="recorded [^"]+">[0-9a-f]{12}</td>', html)
+    assert "personal kept" in html and "ada@example.com" not in html
+    assert "LX123456785CN" in html
+
+
+def test_another_shops_order_is_not_found(pages, auth_headers, two_shops):
+    mine, _, theirs, their_order = two_shops
+    response = pages.get(f"/admin/orders/{their_order.id}", headers=auth_headers(mine.domain))
+    assert response.status_code == 404
+    assert their_order.name not in response.text
+    assert pages.get(f"/admin/orders/{their_order.id}", headers=auth_headers(theirs.domain)).status_code == 200
+    assert pages.get("/admin/orders/99999999999", headers=auth_headers(mine.domain)).status_code == 404
+    assert pages.get("/admin/orders/not-a-number", headers=auth_headers(mine.domain)).status_code == 422
+
+
+def test_uninstalled_shop_is_refused(db, pages, auth_headers, shop):
+    uninstall(db, shop)
+    db.commit()
+    assert pages.get("/admin", headers=auth_headers(shop.domain)).status_code == 401
