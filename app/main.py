@@ -35,12 +35,19 @@ def create_app(*, start_relay: bool = True) -> FastAPI:
         mail_catcher = None
         if settings.sandbox:
             from app.sandbox.mail import start_smtp_catcher
+            from app.sandbox.runner import ensure_runner
 
             # Several web processes may start: the first to bind the port hosts the catcher.
             mail_catcher = start_smtp_catcher()
+            # Webhook retries and supplier lifecycle steps left in Redis resume at start-up.
+            ensure_runner()
         yield
         if mail_catcher:
             mail_catcher.stop()
+        if settings.sandbox:
+            from app.sandbox.runner import stop_runner
+
+            stop_runner()
         if relay:
             relay.stop()
 

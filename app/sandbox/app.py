@@ -1,5 +1,51 @@
+"""The sandbox: emulated store, suppliers and mail server speaking their real protocols.
+
+A separate ASGI app, mounted at /sandbox when settings.sandbox is on. Production code reaches it
+only through configuration (admin base URL, supplier API URL, SMTP host and port).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.errors import register_error_handlers
+from app.sandbox import delivery, mail, runner, tokens
+from app.sandbox.store.routes import router as store_router
+from app.sandbox.supplier.routes import router as supplier_router
+
+
+class _StartRunner:
+    """Starlette does not run a mounted app's lifespan, so the runner also starts on first use."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            runner.ensure_runner()
+        await self.app(scope, receive, send)
 
 
 def create_sandbox_app() -> FastAPI:
-    return FastAPI()
+    app = FastAPI(title="Dropguard sandbox", docs_url=None, redoc_url=None, openapi_url=None)
+    register_error_handlers(app)
+    app.include_router(tokens.router)
+    app.include_router(store_router, prefix="/shopify")
+    app.include_router(supplier_router, prefix="/supplier")
+    app.include_router(mail.router)
+
+    @app.get("/_control/deliveries")
+    def deliveries(limit: int = 200) -> dict[str, Any]:
+        """Recent outbound attempts (webhooks and callbacks), oldest first, for tests and the demo."""
+        return {"attempts": delivery.recent_attempts(min(max(limit, 1), delivery.LOG_LENGTH)),
+                "pending_jobs": runner.pending_jobs()}
+
+    @app.get("/_control/ping")
+    def ping() -> dict[str, bool]:
+        return {"ok": True}
+
+    app.add_middleware(_StartRunner)
+    return app

@@ -1,0 +1,168 @@
+"""The store emulator's HTTP face: Admin GraphQL per shop (protocol B) and the control API.
+
+Control endpoints that trigger webhooks answer after the first delivery attempt of each (in
+order); failed deliveries are retried by the runner with Shopify's backoff.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+
+from app.sandbox.store import control, cost, graphql_api, state, webhooks
+from app.webhooks.signing import is_shop_domain
+
+router = APIRouter()
+
+
+class ShopIn(BaseModel):
+    domain: str
+    access_token: str = Field(min_length=1, max_length=255)
+    name: str | None = None
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    # Where this shop's webhooks go; defaults to public_base + /webhooks/shopify.
+    webhook_url: str | None = Field(default=None, pattern=r"^https?://")
+
+
+class OrderIn(BaseModel):
+    shop: str
+    order: dict[str, Any] = Field(default_factory=dict)
+    paid: bool = True
+
+
+class CancelIn(BaseModel):
+    reason: str = Field(default="customer", pattern=r"^(customer|fraud|inventory|declined|other|staff)$")
+
+
+class ThrottleIn(BaseModel):
+    shop: str
+    currently_available: float | None = Field(default=None, ge=0)
+    maximum_available: float | None = Field(default=None, gt=0)
+    restore_rate: float | None = Field(default=None, ge=0)
+    reset: bool = False
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def _parse(request: Request, model: type[BaseModel]) -> BaseModel | JSONResponse:
+    try:
+        raw = await request.body()
+        return model.model_validate(json.loads(raw) if raw else {})
+    except ValidationError as error:
+        first = error.errors()[0]
+        return _error(400, f"{'.'.join(str(p) for p in first['loc']) or 'body'}: {first['msg']}")
+    except ValueError as error:
+        return _error(400, f"body is not JSON: {error}")
+
+
+async def _answer(work, *args: Any, status: int = 200, **kwargs: Any) -> JSONResponse:
+    """Run a control action, send its webhooks (first attempt) and answer with the result."""
+    try:
+        document, deliveries = await run_in_threadpool(work, *args, **kwargs)
+    except control.ControlError as error:
+        return _error(error.status, error.message)
+    sent = await webhooks.send_now(deliveries)
+    view = control.order_view(document) if "order" in document else {"shop": document}
+    view["webhooks"] = [
+        {"topic": d.label, "event_id": d.headers["X-Shopify-Event-Id"], "delivered": ok}
+        for d, ok in zip(deliveries, sent, strict=True)
+    ]
+    return JSONResponse(view, status_code=status)
+
+
+@router.post("/{shop}/admin/api/{version}/graphql.json")
+async def admin_graphql(request: Request, shop: str, version: str) -> JSONResponse:
+    try:
+        payload = json.loads(await request.body() or b"null")
+    except ValueError:
+        return JSONResponse({"errors": "body is not valid JSON"}, status_code=400)
+    token = request.headers.get("x-shopify-access-token")
+    answer = await run_in_threadpool(graphql_api.run, shop, token, payload)
+    if answer.deliveries:
+        # Shopify sends the webhooks of a mutation after answering it, from its own queue.
+        await run_in_threadpool(webhooks.send_later, answer.deliveries)
+    return JSONResponse(answer.body, status_code=answer.status, headers={"X-Shopify-API-Version": version})
+
+
+@router.post("/_control/shops")
+async def control_shop(request: Request) -> JSONResponse:
+    body = await _parse(request, ShopIn)
+    if isinstance(body, JSONResponse):
+        return body
+    domain = body.domain.strip().lower()
+    if not is_shop_domain(domain):
+        return _error(400, "domain must be a *.myshopify.com domain")
+    shop = await run_in_threadpool(
+        state.save_shop, domain, body.access_token, name=body.name, currency=body.currency,
+        webhook_url=body.webhook_url,
+    )
+    return JSONResponse({"shop": {k: v for k, v in shop.items() if k != "access_token"}}, status_code=201)
+
+
+@router.post("/_control/shops/{domain}/uninstall")
+async def control_uninstall(domain: str) -> JSONResponse:
+    return await _answer(control.uninstall, domain)
+
+
+@router.post("/_control/orders")
+async def control_create_order(request: Request) -> JSONResponse:
+    body = await _parse(request, OrderIn)
+    if isinstance(body, JSONResponse):
+        return body
+    return await _answer(control.create_order, body.shop.strip().lower(), body.order, paid=body.paid, status=201)
+
+
+@router.get("/_control/orders")
+def control_list_orders(shop: str) -> dict[str, Any]:
+    documents = state.list_orders(shop.strip().lower())
+    return {"orders": [document["order"] for document in documents], "count": len(documents)}
+
+
+@router.get("/_control/orders/{order_id}")
+def control_get_order(order_id: int) -> JSONResponse:
+    document = state.get_order(order_id)
+    if document is None:
+        return _error(404, f"no order {order_id}")
+    return JSONResponse(control.order_view(document))
+
+
+@router.post("/_control/orders/{order_id}/pay")
+async def control_pay(order_id: int) -> JSONResponse:
+    return await _answer(control.pay, order_id)
+
+
+@router.post("/_control/orders/{order_id}/cancel")
+async def control_cancel(request: Request, order_id: int) -> JSONResponse:
+    body = await _parse(request, CancelIn)
+    if isinstance(body, JSONResponse):
+        return body
+    return await _answer(control.cancel, order_id, body.reason)
+
+
+@router.get("/_control/fulfillments")
+def control_fulfillments(shop: str) -> dict[str, Any]:
+    fulfillments = state.list_fulfillments(shop.strip().lower())
+    return {"fulfillments": fulfillments, "count": len(fulfillments)}
+
+
+@router.post("/_control/throttle")
+async def control_throttle(request: Request) -> JSONResponse:
+    body = await _parse(request, ThrottleIn)
+    if isinstance(body, JSONResponse):
+        return body
+    domain = body.shop.strip().lower()
+    if body.reset:
+        throttle = await run_in_threadpool(cost.reset, domain)
+    else:
+        throttle = await run_in_threadpool(
+            cost.configure, domain, currently_available=body.currently_available,
+            maximum_available=body.maximum_available, restore_rate=body.restore_rate,
+        )
+    return JSONResponse({"shop": domain, "throttleStatus": throttle.status()})

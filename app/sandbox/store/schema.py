@@ -1,0 +1,293 @@
+"""The subset of Shopify's Admin GraphQL schema the app uses, with resolvers over stored orders.
+
+Objects are dicts; a callable value is a field with arguments (graphql-core's default resolver
+calls it with `info` and the arguments).
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from graphql import GraphQLError, GraphQLResolveInfo, build_schema
+from graphql.execution.values import get_directive_values
+
+from app.sandbox.store import fulfil, state
+
+SDL = """
+schema { query: QueryRoot mutation: Mutation }
+
+"Makes a mutation safe to retry: a repeat with the same key returns the first result."
+directive @idempotent(key: String!) on FIELD
+
+scalar DateTime
+scalar URL
+scalar UnsignedInt64
+
+enum OrderDisplayFinancialStatus { PENDING AUTHORIZED PARTIALLY_PAID PARTIALLY_REFUNDED VOIDED PAID REFUNDED EXPIRED }
+enum OrderDisplayFulfillmentStatus { UNFULFILLED PARTIALLY_FULFILLED FULFILLED RESTOCKED PENDING_FULFILLMENT OPEN IN_PROGRESS ON_HOLD SCHEDULED REQUEST_DECLINED }
+enum FulfillmentOrderStatus { OPEN IN_PROGRESS CANCELLED INCOMPLETE CLOSED SCHEDULED ON_HOLD }
+enum FulfillmentOrderRequestStatus { UNSUBMITTED SUBMITTED ACCEPTED REJECTED CANCELLATION_REQUESTED CANCELLATION_ACCEPTED CANCELLATION_REJECTED CLOSED }
+enum FulfillmentStatus { SUCCESS CANCELLED ERROR FAILURE OPEN PENDING }
+enum FulfillmentDisplayStatus { FULFILLED CANCELED ATTEMPTED_DELIVERY DELIVERED IN_TRANSIT OUT_FOR_DELIVERY }
+
+type QueryRoot {
+  shop: Shop!
+  order(id: ID!): Order
+  fulfillmentOrder(id: ID!): FulfillmentOrder
+}
+
+type Mutation {
+  fulfillmentCreate(fulfillment: FulfillmentInput!, message: String): FulfillmentCreatePayload
+}
+
+type Shop { id: ID! name: String! myshopifyDomain: String! currencyCode: String! }
+
+type PageInfo { hasNextPage: Boolean! hasPreviousPage: Boolean! startCursor: String endCursor: String }
+
+type Order {
+  id: ID!
+  legacyResourceId: UnsignedInt64!
+  name: String!
+  email: String
+  createdAt: DateTime!
+  updatedAt: DateTime!
+  cancelledAt: DateTime
+  closed: Boolean!
+  displayFinancialStatus: OrderDisplayFinancialStatus
+  displayFulfillmentStatus: OrderDisplayFulfillmentStatus!
+  lineItems(first: Int, last: Int, after: String, before: String, reverse: Boolean): LineItemConnection!
+  fulfillmentOrders(first: Int, last: Int, after: String, before: String, reverse: Boolean, displayable: Boolean, query: String): FulfillmentOrderConnection!
+  fulfillments(first: Int): [Fulfillment!]!
+}
+
+type LineItem {
+  id: ID!
+  name: String!
+  title: String!
+  sku: String
+  variantTitle: String
+  quantity: Int!
+  currentQuantity: Int!
+  unfulfilledQuantity: Int!
+}
+type LineItemEdge { cursor: String! node: LineItem! }
+type LineItemConnection { nodes: [LineItem!]! edges: [LineItemEdge!]! pageInfo: PageInfo! }
+
+type FulfillmentOrder {
+  id: ID!
+  status: FulfillmentOrderStatus!
+  requestStatus: FulfillmentOrderRequestStatus!
+  createdAt: DateTime!
+  updatedAt: DateTime!
+  orderId: ID!
+  orderName: String!
+  order: Order!
+  lineItems(first: Int, last: Int, after: String, before: String, reverse: Boolean): FulfillmentOrderLineItemConnection!
+}
+type FulfillmentOrderEdge { cursor: String! node: FulfillmentOrder! }
+type FulfillmentOrderConnection { nodes: [FulfillmentOrder!]! edges: [FulfillmentOrderEdge!]! pageInfo: PageInfo! }
+
+type FulfillmentOrderLineItem {
+  id: ID!
+  remainingQuantity: Int!
+  totalQuantity: Int!
+  sku: String
+  productTitle: String!
+  variantTitle: String
+  lineItem: LineItem!
+}
+type FulfillmentOrderLineItemEdge { cursor: String! node: FulfillmentOrderLineItem! }
+type FulfillmentOrderLineItemConnection { nodes: [FulfillmentOrderLineItem!]! edges: [FulfillmentOrderLineItemEdge!]! pageInfo: PageInfo! }
+
+type Fulfillment {
+  id: ID!
+  legacyResourceId: UnsignedInt64!
+  name: String!
+  status: FulfillmentStatus!
+  displayStatus: FulfillmentDisplayStatus
+  createdAt: DateTime!
+  updatedAt: DateTime!
+  trackingInfo(first: Int): [FulfillmentTrackingInfo!]!
+  order: Order!
+}
+type FulfillmentTrackingInfo { company: String number: String url: URL }
+
+type UserError { field: [String!] message: String! }
+type FulfillmentCreatePayload { fulfillment: Fulfillment userErrors: [UserError!]! }
+
+input FulfillmentInput {
+  lineItemsByFulfillmentOrder: [FulfillmentOrderLineItemsInput!]!
+  notifyCustomer: Boolean = false
+  trackingInfo: FulfillmentTrackingInput
+  originAddress: FulfillmentOriginAddressInput
+}
+input FulfillmentOrderLineItemsInput { fulfillmentOrderId: ID! fulfillmentOrderLineItems: [FulfillmentOrderLineItemInput!] }
+input FulfillmentOrderLineItemInput { id: ID! quantity: Int! }
+input FulfillmentTrackingInput { company: String number: String url: URL numbers: [String!] urls: [URL!] }
+input FulfillmentOriginAddressInput { address1: String address2: String city: String countryCode: String! provinceCode: String zip: String }
+"""
+
+SCHEMA = build_schema(SDL)
+MAX_PAGE = 250
+FULFILLMENT_STATUS = {None: "UNFULFILLED", "partial": "PARTIALLY_FULFILLED", "fulfilled": "FULFILLED",
+                      "restocked": "RESTOCKED"}
+
+
+def _connection(items: list[dict[str, Any]], first: int | None = None, last: int | None = None,
+                after: str | None = None, before: str | None = None, reverse: bool = False,
+                **_: Any) -> dict[str, Any]:
+    if first is None and last is None:
+        raise GraphQLError("you must provide one of first or last", extensions={"code": "BAD_REQUEST"})
+    if (first or 0) > MAX_PAGE or (last or 0) > MAX_PAGE:
+        raise GraphQLError(f"The maximum page size is {MAX_PAGE}.", extensions={"code": "BAD_REQUEST"})
+    indexed = list(enumerate(reversed(items) if reverse else items))
+    cursor = lambda i: base64.b64encode(f"cursor:{i}".encode()).decode()  # noqa: E731
+    position = lambda c: int(base64.b64decode(c).decode().split(":")[1])  # noqa: E731
+    try:
+        if after:
+            indexed = [(i, item) for i, item in indexed if i > position(after)]
+        if before:
+            indexed = [(i, item) for i, item in indexed if i < position(before)]
+    except (ValueError, IndexError):
+        raise GraphQLError("Invalid cursor.", extensions={"code": "BAD_REQUEST"}) from None
+    total = len(indexed)
+    page = indexed[:first] if first is not None else indexed[max(0, total - last) :]  # type: ignore[operator]
+    return {
+        "nodes": [item for _, item in page],
+        "edges": [{"cursor": cursor(i), "node": item} for i, item in page],
+        "pageInfo": {
+            "hasNextPage": first is not None and total > len(page),
+            "hasPreviousPage": last is not None and total > len(page),
+            "startCursor": cursor(page[0][0]) if page else None,
+            "endCursor": cursor(page[-1][0]) if page else None,
+        },
+    }
+
+
+def _line_item(line: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": line["admin_graphql_api_id"], "name": line["name"], "title": line["title"], "sku": line["sku"],
+        "variantTitle": line["variant_title"], "quantity": line["quantity"],
+        "currentQuantity": line["current_quantity"], "unfulfilledQuantity": line["fulfillable_quantity"],
+    }
+
+
+def _fulfillment_order(document: dict[str, Any], fulfillment_order: dict[str, Any]) -> dict[str, Any]:
+    order = document["order"]
+    lines = {line["id"]: line for line in order["line_items"]}
+    items = [
+        {
+            "id": f"gid://shopify/FulfillmentOrderLineItem/{item['id']}",
+            "remainingQuantity": item["remaining_quantity"], "totalQuantity": item["total_quantity"],
+            "sku": lines[item["line_item_id"]]["sku"], "productTitle": lines[item["line_item_id"]]["title"],
+            "variantTitle": lines[item["line_item_id"]]["variant_title"],
+            "lineItem": _line_item(lines[item["line_item_id"]]),
+        }
+        for item in fulfillment_order["line_items"]
+    ]
+    return {
+        "id": f"gid://shopify/FulfillmentOrder/{fulfillment_order['id']}",
+        "status": fulfillment_order["status"].upper(),
+        "requestStatus": "UNSUBMITTED",
+        "createdAt": fulfillment_order["created_at"],
+        "updatedAt": fulfillment_order.get("updated_at", fulfillment_order["created_at"]),
+        "orderId": order["admin_graphql_api_id"],
+        "orderName": order["name"],
+        "order": lambda info: _order(document),
+        "lineItems": lambda info, **args: _connection(items, **args),
+    }
+
+
+def _fulfillment(document: dict[str, Any], fulfillment: dict[str, Any]) -> dict[str, Any]:
+    urls = fulfillment["tracking_urls"]
+    tracking = [
+        {"company": fulfillment["tracking_company"], "number": number, "url": urls[i] if i < len(urls) else None}
+        for i, number in enumerate(fulfillment["tracking_numbers"])
+    ]
+    return {
+        "id": fulfillment["admin_graphql_api_id"],
+        "legacyResourceId": str(fulfillment["id"]),
+        "name": fulfillment["name"],
+        "status": fulfillment["status"].upper(),
+        "displayStatus": "FULFILLED" if fulfillment["status"] == "success" else "CANCELED",
+        "createdAt": fulfillment["created_at"],
+        "updatedAt": fulfillment["updated_at"],
+        "trackingInfo": lambda info, first=None: tracking[:first] if first else tracking,
+        "order": lambda info: _order(document),
+    }
+
+
+def _order(document: dict[str, Any]) -> dict[str, Any]:
+    order = document["order"]
+    lines = [_line_item(line) for line in order["line_items"]]
+    return {
+        "id": order["admin_graphql_api_id"],
+        "legacyResourceId": str(order["id"]),
+        "name": order["name"],
+        "email": order["email"],
+        "createdAt": order["created_at"],
+        "updatedAt": order["updated_at"],
+        "cancelledAt": order["cancelled_at"],
+        "closed": order["closed_at"] is not None,
+        "displayFinancialStatus": (order["financial_status"] or "pending").upper(),
+        "displayFulfillmentStatus": FULFILLMENT_STATUS.get(order["fulfillment_status"], "UNFULFILLED"),
+        "lineItems": lambda info, **args: _connection(lines, **args),
+        "fulfillmentOrders": lambda info, **args: _connection(
+            [_fulfillment_order(document, fo) for fo in document["fulfillment_orders"]], **args
+        ),
+        "fulfillments": lambda info, first=None: [
+            _fulfillment(document, f) for f in order["fulfillments"]
+        ][: first or None],
+    }
+
+
+def _shop(info: GraphQLResolveInfo) -> dict[str, Any]:
+    return info.context["shop"]
+
+
+def _load(info: GraphQLResolveInfo, order_id: int | None) -> dict[str, Any] | None:
+    document = state.get_order(order_id) if order_id else None
+    # Another shop's order does not exist for this token, as on Shopify.
+    return document if document and document["shop"] == _shop(info)["domain"] else None
+
+
+def _resolve_order(info: GraphQLResolveInfo, id: str) -> dict[str, Any] | None:  # noqa: A002
+    document = _load(info, fulfil.parse_gid(id, "Order"))
+    return _order(document) if document else None
+
+
+def _resolve_fulfillment_order(info: GraphQLResolveInfo, id: str) -> dict[str, Any] | None:  # noqa: A002
+    fo_id = fulfil.parse_gid(id, "FulfillmentOrder")
+    document = _load(info, state.order_id_for_fulfillment_order(fo_id) if fo_id else None)
+    if not document:
+        return None
+    return next(_fulfillment_order(document, fo) for fo in document["fulfillment_orders"] if fo["id"] == fo_id)
+
+
+def _resolve_shop(info: GraphQLResolveInfo) -> dict[str, Any]:
+    shop = _shop(info)
+    return {"id": f"gid://shopify/Shop/{shop['id']}", "name": shop["name"], "myshopifyDomain": shop["domain"],
+            "currencyCode": shop["currency"]}
+
+
+def _resolve_fulfillment_create(info: GraphQLResolveInfo, fulfillment: dict[str, Any],
+                                message: str | None = None) -> dict[str, Any]:
+    directive = get_directive_values(SCHEMA.get_directive("idempotent"), info.field_nodes[0], info.variable_values)
+    shop = _shop(info)
+    result = fulfil.create(shop, fulfillment, idempotency_key=directive["key"] if directive else None)
+    info.context["deliveries"].extend(result["deliveries"])
+    created = result["fulfillment"]
+    document = state.get_order(created["order_id"]) if created else None
+    return {
+        "fulfillment": _fulfillment(document, created) if created and document else None,
+        "userErrors": result["user_errors"],
+    }
+
+
+ROOT = {
+    "shop": _resolve_shop,
+    "order": _resolve_order,
+    "fulfillmentOrder": _resolve_fulfillment_order,
+    "fulfillmentCreate": _resolve_fulfillment_create,
+}

@@ -1,0 +1,1 @@
+"""The generic sandbox supplier: a signed JSON API that places, advances and ships orders."""
