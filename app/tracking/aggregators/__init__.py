@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Self
+
+import httpx
 
 from app.tracking.statuses import Normalised
 
@@ -37,6 +39,33 @@ class Unauthorised(AggregatorError):
 
 class PayloadError(ValueError):
     """A webhook body or API answer that does not have the documented shape."""
+
+
+class HttpClient:
+    """Base of the aggregator clients: blocking httpx, base URL and key from the constructor.
+
+    Pass `http` to share a connection pool (or a TestClient in tests); otherwise the client owns one.
+    """
+
+    default_base_url = ""
+
+    def __init__(
+        self, api_key: str, *, base_url: str | None = None, timeout: float = 10.0, http: httpx.Client | None = None
+    ) -> None:
+        self.api_key = api_key
+        self.base_url = (base_url or self.default_base_url).rstrip("/")
+        self._http = http or httpx.Client(timeout=timeout)
+        self._owns_http = http is None
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
 
 @dataclass(frozen=True)

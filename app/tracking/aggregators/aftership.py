@@ -15,10 +15,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
-
 from app.tracking.aggregators import (
     AggregatorError,
+    HttpClient,
     PayloadError,
     ScanEvent,
     TrackingUpdate,
@@ -115,26 +114,8 @@ def _tracking_of(data: Any) -> Mapping[str, Any]:
     raise PayloadError("AfterShip answer without a tracking")
 
 
-class AfterShipClient:
-    """Blocking client; pass `http` to share a connection pool (or a TestClient in tests)."""
-
-    def __init__(
-        self, api_key: str, *, base_url: str = BASE_URL, timeout: float = 10.0, http: httpx.Client | None = None
-    ) -> None:
-        self.api_key = api_key
-        self.base_url = base_url.rstrip("/")
-        self._http = http or httpx.Client(timeout=timeout)
-        self._owns_http = http is None
-
-    def close(self) -> None:
-        if self._owns_http:
-            self._http.close()
-
-    def __enter__(self) -> AfterShipClient:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
+class AfterShipClient(HttpClient):
+    default_base_url = BASE_URL
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self._http.request(

@@ -15,10 +15,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from app.tracking.aggregators import (
     AggregatorError,
+    HttpClient,
     PayloadError,
     ScanEvent,
     TrackingUpdate,
@@ -236,26 +235,8 @@ class Quota:
     today_used: int | None = None
 
 
-class SeventeenTrackClient:
-    """Blocking client; pass `http` to share a connection pool (or a TestClient in tests)."""
-
-    def __init__(
-        self, api_key: str, *, base_url: str = BASE_URL, timeout: float = 10.0, http: httpx.Client | None = None
-    ) -> None:
-        self.api_key = api_key
-        self.base_url = base_url.rstrip("/")
-        self._http = http or httpx.Client(timeout=timeout)
-        self._owns_http = http is None
-
-    def close(self) -> None:
-        if self._owns_http:
-            self._http.close()
-
-    def __enter__(self) -> SeventeenTrackClient:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
+class SeventeenTrackClient(HttpClient):
+    default_base_url = BASE_URL
 
     def _post(self, action: str, body: Any) -> Envelope:
         response = self._http.post(f"{self.base_url}/{action}", json=body, headers={TOKEN_HEADER: self.api_key})
