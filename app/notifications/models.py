@@ -21,7 +21,9 @@ class Notification(TimestampMixin, Base):
     # order_confirmed | shipped | ...
     stage: Mapped[str] = mapped_column(String(32))
     locale: Mapped[str] = mapped_column(String(16), default="en")
-    # pending -> sent; or failed with last_error after the last retry
+    # pending -> sending (attempt claimed and committed) -> sent; back to pending after a transient
+    # error; failed (last_error) after the last retry or a permanent refusal; skipped (last_error
+    # holds the reason) when there is nobody to write to.
     status: Mapped[str] = mapped_column(String(16), default="pending")
     # Stable per notification so that a retried send can be recognised by the receiving side.
     message_id: Mapped[str] = mapped_column(String(255), unique=True)

@@ -49,3 +49,9 @@ def send(notification_id: int, *, final_attempt: bool = False) -> Result:
     with session_scope() as session:
         service.mark_sent(session, claimed, smtp_response=reply)
     return Result("sent")
+
+
+def give_up(notification_id: int, *, error: str) -> None:
+    """The last retry ended in an unexpected error: make the failure visible, not a stuck row."""
+    with session_scope() as session:
+        service.record_error(session, notification_id, error=error, final=True)

@@ -9,7 +9,14 @@ from app.worker import celery_app
 @celery_app.task(name="notifications.send", bind=True, max_retries=sending.MAX_RETRIES)
 def send_notification(self, notification_id: int) -> str:
     """Send one customer email at most once; transient SMTP errors retry with backoff."""
-    result = sending.send(notification_id, final_attempt=self.request.retries >= self.max_retries)
+    final = self.request.retries >= self.max_retries
+    try:
+        result = sending.send(notification_id, final_attempt=final)
+    except Exception as error:  # a database or broker hiccup, or a bug: retried, then visible
+        if final:
+            sending.give_up(notification_id, error=f"{type(error).__name__}: {error}")
+            raise
+        raise self.retry(exc=error, countdown=sending.retry_delay(self.request.retries)) from error
     if result.outcome == "retry":
         raise self.retry(countdown=sending.retry_delay(self.request.retries))
     if result.outcome == "busy":

@@ -8,10 +8,9 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from app.notifications import service as notifications
 from app.shops.service import uninstall
 from tests.factories import session_token
-from tests.notifications.helpers import add_shipment, paid_order
+from tests.notifications.helpers import add_shipment, paid_order, schedule_held
 
 
 @pytest.fixture
@@ -24,8 +23,7 @@ def two_shops(db, make_shop):
     mine, theirs = make_shop(name="Mine"), make_shop(name="Theirs")
     my_order = paid_order(db, mine, number=710001)
     add_shipment(db, my_order, tracking_number="LX123456785CN", carrier="China Post")
-    notifications.schedule(db, my_order, stage="order_confirmed")
-    db.commit()
+    schedule_held(db, my_order)
     their_order = paid_order(db, theirs, number=720002)
     return mine, my_order, theirs, their_order
 

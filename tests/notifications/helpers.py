@@ -15,15 +15,18 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from app.config import get_settings
 from app.db import get_sessionmaker
 from app.embedded import free_port
 from app.fulfilments.models import Shipment
+from app.notifications import service as notifications
+from app.notifications.models import Notification
 from app.orders.models import Order
 from app.orders.service import apply_snapshot
+from app.outbox.models import OutboxMessage
 from app.shops.models import Shop
 from app.suppliers.models import Supplier, SupplierOrder
 from tests.factories import order_payload
@@ -69,6 +72,33 @@ def add_shipment(
     session.add(shipment)
     session.commit()
     return shipment
+
+
+def hold_sends(session: Session, notification_id: int) -> None:
+    """Mark the send task as already published, so the test drives the send itself.
+
+    A real worker may be running for the whole session (end-to-end tests); its outbox relay would
+    otherwise race the test for the task. Call before committing the scheduling transaction.
+    """
+    session.flush()
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.task_name == "notifications.send",
+            OutboxMessage.args == [notification_id],
+            OutboxMessage.dispatched_at.is_(None),
+        )
+        .values(dispatched_at=func.now())
+    )
+
+
+def schedule_held(session: Session, order: Order, stage: str = "order_confirmed") -> Notification | None:
+    """notifications.schedule as the pipeline calls it, committed, with the send left to the test."""
+    notification = notifications.schedule(session, order, stage=stage)
+    if notification is not None:
+        hold_sends(session, notification.id)
+    session.commit()
+    return notification
 
 
 def events(order_id: int, kind_prefix: str = "") -> list[Any]:

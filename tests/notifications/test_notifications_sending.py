@@ -12,7 +12,7 @@ from app.notifications.models import Notification
 from app.outbox.models import OutboxMessage
 from app.status.tokens import status_url
 from tests.notifications import helpers
-from tests.notifications.helpers import body_parts, events, kinds, paid_order
+from tests.notifications.helpers import body_parts, events, hold_sends, kinds, paid_order, schedule_held
 
 smtp_catcher = helpers.smtp_catcher
 smtp_down = helpers.smtp_down
@@ -25,15 +25,16 @@ def _notification(notification_id: int) -> Notification:
 
 def _scheduled(db, shop, stage="order_confirmed", **order_kwargs) -> tuple:
     order = paid_order(db, shop, **order_kwargs)
-    notification = service.schedule(db, order, stage=stage)
-    db.commit()
-    return order, notification
+    return order, schedule_held(db, order, stage)
 
 
 def test_schedule_twice_makes_one_row_one_event_one_task(db, shop):
     order = paid_order(db, shop)
     first = service.schedule(db, order, stage="order_confirmed")
     again = service.schedule(db, order, stage="order_confirmed")
+    tasks = db.scalars(select(OutboxMessage).where(OutboxMessage.task_name == "notifications.send")).all()
+    assert [t.args for t in tasks if t.args == [first.id]] == [[first.id]]
+    hold_sends(db, first.id)
     db.commit()
     assert first is not None and again is not None and again.id == first.id
     rows = db.scalars(select(Notification).where(Notification.order_id == order.id)).all()
@@ -44,13 +45,8 @@ def test_schedule_twice_makes_one_row_one_event_one_task(db, shop):
     queued = events(order.id, "notification.queued")[0]
     assert queued.data["stage"] == "order_confirmed" and "recipient" not in queued.data
     assert queued.personal == {"recipient": "ada@example.com"}
-    tasks = db.scalars(
-        select(OutboxMessage).where(OutboxMessage.task_name == "notifications.send")
-    ).all()
-    assert [t.args for t in tasks if t.args == [first.id]] == [[first.id]]
     # another stage is another notification
-    shipped = service.schedule(db, order, stage="shipped")
-    db.commit()
+    shipped = schedule_held(db, order, "shipped")
     assert shipped is not None and shipped.id != first.id
 
 
@@ -160,8 +156,7 @@ def test_unsubscribed_orders_get_no_more_email(db, shop, smtp_catcher):
     db.commit()
     assert _notification(confirmed.id).status == "skipped"
     assert sending.send(confirmed.id).outcome == "skipped"
-    assert service.schedule(db, order, stage="shipped") is None
-    db.commit()
+    assert schedule_held(db, order, "shipped") is None
     assert smtp_catcher.to("sam@example.com") == []
     skipped = events(order.id, "notification.skipped")
     assert [e.data["reason"] for e in skipped] == ["unsubscribed"]
@@ -172,3 +167,14 @@ def test_retry_delays_are_bounded():
     assert 20 <= delays[0] <= 24
     assert all(d <= 360 for d in delays)
     assert sum(delays) > 15 * 60  # about a quarter of an hour of retries before giving up
+
+
+def test_an_unexpected_error_on_the_last_retry_is_a_visible_failure(db, shop):
+    order, notification = _scheduled(db, shop)
+    with get_sessionmaker()() as session:
+        service.claim(session, notification.id)  # then, say, the database went away mid-send
+        session.commit()
+    sending.give_up(notification.id, error="OperationalError: server closed the connection")
+    stored = _notification(notification.id)
+    assert stored.status == "failed" and stored.last_error.startswith("OperationalError")
+    assert kinds(order.id, "notification.")[-1] == "notification.failed"

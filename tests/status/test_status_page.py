@@ -13,7 +13,7 @@ from app.notifications import service as notifications
 from app.notifications.models import Notification
 from app.status import tokens
 from app.status.service import VIEWED
-from tests.notifications.helpers import add_shipment, events, paid_order
+from tests.notifications.helpers import add_shipment, events, paid_order, schedule_held
 
 
 @pytest.fixture
@@ -128,8 +128,7 @@ def test_a_token_cannot_reach_another_shops_order(db, make_shop, pages):
 
 def test_unsubscribe_asks_on_get_and_acts_on_post(db, shop, pages):
     order = paid_order(db, shop, email="ann@example.com")
-    notification = notifications.schedule(db, order, stage="order_confirmed")
-    db.commit()
+    notification = schedule_held(db, order)
     token = tokens.token_for(order)
     form = pages.get(f"/status/{token}/unsubscribe")
     assert form.status_code == 200 and "Stop emails about order" in form.text
