@@ -116,6 +116,12 @@ def update_config(changes: dict[str, Any]) -> dict[str, Any]:
         raise EmulatorError(f"unknown setting(s): {', '.join(sorted(unknown))}")
     if "default_scenario" in changes and changes["default_scenario"] not in JOURNEYS:
         raise EmulatorError(f"scenario must be one of {sorted(JOURNEYS)}")
+    for name in ("step_seconds", "quota_total"):
+        if name in changes and (type(changes[name]) is not int or changes[name] < 0):
+            raise EmulatorError(f"{name} must be a whole number >= 0")
+    for name in ("seventeentrack_api_key", "aftership_api_key", "aftership_webhook_secret"):
+        if name in changes and not (isinstance(changes[name], str) and changes[name]):
+            raise EmulatorError(f"{name} must be a non-empty string")
     stored = get_redis().get(_k("config"))
     get_redis().set(_k("config"), json.dumps({**(json.loads(stored) if stored else {}), **changes}))
     return get_config()
@@ -134,7 +140,7 @@ def set_scenario(number: str, scenario: str, webhook_url: str | None = None) -> 
     """Choose the journey (and optionally a webhook URL) for a number, before or after registration."""
     if scenario not in JOURNEYS:
         raise EmulatorError(f"scenario must be one of {sorted(JOURNEYS)}")
-    preset = {"scenario": scenario, "webhook_url": webhook_url}
+    preset = {"scenario": scenario, **({"webhook_url": webhook_url} if webhook_url else {})}
     get_redis().set(_k("preset", number), json.dumps(preset))
     for provider in PROVIDERS:
         parcel = load(provider, number)
@@ -143,7 +149,8 @@ def set_scenario(number: str, scenario: str, webhook_url: str | None = None) -> 
     return preset
 
 
-def new_parcel(provider: str, number: str, **fields: Any) -> dict[str, Any]:
+def new_parcel(provider: str, number: str, **fields: Any) -> dict[str, Any] | None:
+    """Register a number with an emulator; None when it already is (SET NX: concurrent twins lose)."""
     raw = get_redis().get(_k("preset", number))
     preset = json.loads(raw) if raw else {}
     parcel = {
@@ -151,7 +158,8 @@ def new_parcel(provider: str, number: str, **fields: Any) -> dict[str, Any]:
         "webhook_url": None, "steps": [], "stopped": False, "registered_at": utcnow().isoformat(),
         **preset, **fields,
     }
-    save(parcel)
+    if not get_redis().set(_k("parcel", provider, number), json.dumps(parcel), nx=True):
+        return None
     if provider == AFTERSHIP:
         get_redis().set(_k("aftership-id", parcel["id"]), number)
     _schedule(parcel)
@@ -197,6 +205,10 @@ def rejection(number: str, code: int, message: str) -> dict[str, Any]:
     return {"number": number, "error": {"code": code, "message": message}}
 
 
+def _carrier(item: dict[str, Any]) -> int:
+    return item["carrier"] if isinstance(item.get("carrier"), int) else 3011  # China Post's 17TRACK key
+
+
 def register_17track(items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """17TRACK `register`: (accepted, rejected) entries for a checked batch of {number, ...} items."""
     accepted, rejected = [], []
@@ -208,9 +220,11 @@ def register_17track(items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]],
             rejected.append(rejection(number, seventeentrack.ALREADY_REGISTERED, "Already registered."))
         elif not use_quota():
             rejected.append(rejection(number, seventeentrack.QUOTA_EXHAUSTED, "Quota exhausted."))
+        elif not new_parcel(SEVENTEENTRACK, number, carrier=(carrier := _carrier(item)), tag=item.get("tag"),
+                            param=item.get("param")):
+            get_redis().decr(_k("quota_used"))  # a concurrent twin registered it first
+            rejected.append(rejection(number, seventeentrack.ALREADY_REGISTERED, "Already registered."))
         else:
-            carrier = item["carrier"] if isinstance(item.get("carrier"), int) else 3011  # China Post
-            new_parcel(SEVENTEENTRACK, number, carrier=carrier, tag=item.get("tag"), param=item.get("param"))
             accepted.append({"origin": 1, "number": number, "carrier": carrier, "tag": item.get("tag")})
     return accepted, rejected
 

@@ -115,6 +115,8 @@ def as_create(body: Any = Body(None), api_key: str | None = Header(None, alias="
                           aftership.TRACKING_EXISTS)
     parcel = life.new_parcel(AS, number, id=uuid.uuid4().hex, slug=body.get("slug") or "china-post",
                              order_id=body.get("order_id"), custom_fields=body.get("custom_fields"))
+    if parcel is None:  # a concurrent twin created it between the check and here
+        return _as_answer(400, {}, "Tracking already exists.", aftership.TRACKING_EXISTS)
     return _as_answer(201, life.aftership_tracking(parcel), "Created")
 
 

@@ -6,6 +6,7 @@ import json
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -215,6 +216,16 @@ def test_17track_answers_like_17track(sandbox):
     assert malformed.status_code == 400 and malformed.json()["data"]["errors"][0]["code"] == st.INVALID_FORMAT
 
 
+def test_concurrent_registrations_of_one_number_register_it_once(sandbox):
+    n = number()
+    before = st_client(sandbox).get_quota().used
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda _: carrier_life.register_17track([{"number": n}]), range(8)))
+    assert sum(len(accepted) for accepted, _ in answers) == 1
+    assert all(r["error"]["code"] == st.ALREADY_REGISTERED for _, rejected in answers for r in rejected)
+    assert st_client(sandbox).get_quota().used == before + 1
+
+
 def test_quota_is_counted_and_enforced(sandbox):
     client = st_client(sandbox)
     before = client.get_quota()
@@ -278,6 +289,9 @@ def test_tick_advances_parcels_when_their_next_scan_is_due(sandbox, receiver):
         ("post", "/_control/parcels", {"number": "RR1CN", "scenario": "teleport"}, 400),
         ("post", "/_control/config", {"webhook_secret": "x"}, 400),
         ("post", "/_control/config", {"default_scenario": "teleport"}, 400),
+        ("post", "/_control/config", {"step_seconds": "soon"}, 400),
+        ("post", "/_control/config", {"quota_total": -1}, 400),
+        ("post", "/_control/config", {"aftership_webhook_secret": ""}, 400),
         ("post", "/_control/advance", {"number": "RR000000000XX"}, 404),
         ("post", "/_control/advance", {"number": "RR000000000XX", "provider": "dhl"}, 404),
         ("post", "/_control/advance", {"number": "RR000000000XX", "at": "2026-11-20T08:00:00"}, 422),
