@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 # compressed here so a demo or test sees the whole cycle in about four minutes).
 SHOPIFY_BACKOFF = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0]
 SUPPLIER_BACKOFF = [0.5, 1.5]  # 3 tries in all, as the supplier protocol states
-TIMEOUTS = {"shopify": 5.0, "supplier": 10.0}
+TIMEOUTS = {"shopify": 5.0, "supplier": 10.0, "carrier": 10.0}
 LOG_LENGTH = 1000
 
 
@@ -37,7 +37,7 @@ class Delivery:
     url: str
     body: str
     headers: dict[str, str]
-    signer: str  # "shopify" | "supplier"
+    signer: str  # "shopify" | "supplier" | "carrier" (signed by the carrier emulator, headers as given)
     label: str  # topic or callback type, for the delivery log
     attempt: int = 0
     backoff: list[float] = field(default_factory=list)
@@ -46,6 +46,8 @@ class Delivery:
 def _signed_headers(delivery: Delivery) -> dict[str, str]:
     settings = get_settings()
     headers = dict(delivery.headers)
+    if delivery.signer == "carrier":
+        return headers  # 17TRACK and AfterShip sign the body alone: the signature stays valid on retries
     body = delivery.body.encode()
     if delivery.signer == "shopify":
         headers["X-Shopify-Hmac-Sha256"] = shopify_hmac(body, settings.shopify_api_secret)
