@@ -217,3 +217,32 @@ def test_parse_time_forms():
     assert cj.parse_time("2026-11-26T08:00:00+00:00") == datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
     assert cj.parse_time(1700000000000) == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
     assert cj.parse_time("") is None and cj.parse_time("soon") is None
+
+
+def test_losing_a_renewal_race_reuses_the_winners_token():
+    class RacedStore(cj.MemoryTokenStore):
+        """Another worker renews between our read and our refresh, spending the refresh token."""
+
+        def __init__(self) -> None:
+            super().__init__(_grant("old", expires_in=timedelta(0)))
+            self.reads = 0
+
+        def load(self) -> TokenGrant | None:
+            self.reads += 1
+            if self.reads == 2:
+                self.save(_grant("winner", expires_in=timedelta(days=10)))
+            return super().load()
+
+    fake = FakeCJ(refresh_ok=False)
+    client = _client(fake, RacedStore())
+    assert client.access_token() == "winner"
+    assert "/api2.0/v1/authentication/getAccessToken" not in [path for path, _ in fake.calls]
+
+
+def test_clients_close_only_what_they_opened():
+    http = httpx.Client(transport=httpx.MockTransport(FakeCJ()))
+    cj.CJClient("key", token_store=cj.MemoryTokenStore(), http=http).close()
+    assert not http.is_closed
+    own = cj.CJClient("key", token_store=cj.MemoryTokenStore())
+    own.close()
+    assert own._http.is_closed

@@ -236,7 +236,7 @@ def send(http: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Resp
     """One HTTP exchange with transport failures and 5xx turned into SupplierTransientError."""
     try:
         response = http.request(method, url, **kwargs)
-    except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
         raise SupplierTransientError(f"cannot connect: {error}", sent=False) from error
     except httpx.TransportError as error:  # read/write timeouts, dropped connections
         raise SupplierTransientError(f"no answer: {error!r}") from error

@@ -290,8 +290,13 @@ class AliExpressClient:
     ) -> None:
         self.app_key, self._secret, self.access_token = app_key, app_secret, access_token
         self.base_url = base_url.rstrip("/")
+        self._owns_http = http is None
         self._http = http or httpx.Client(timeout=timeout)
         self._clock = clock
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
 
     def signed_params(self, params: Mapping[str, Any], *, method: str | None = None,
                       api_path: str | None = None, with_token: bool = True) -> dict[str, str]:

@@ -343,8 +343,13 @@ class CJClient:
     ) -> None:
         self.api_key, self.tokens = api_key, token_store
         self.base_url = base_url.rstrip("/")
+        self._owns_http = http is None
         self._http = http or httpx.Client(timeout=timeout)
         self._margin, self._clock = refresh_margin, clock
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
 
     # -- transport --
 
@@ -386,15 +391,25 @@ class CJClient:
         self.tokens.save(grant)
         return grant
 
+    def _fresh(self, grant: TokenGrant | None) -> bool:
+        return bool(grant) and (grant.access_expires_at is None or grant.access_expires_at - self._margin > self._clock())
+
     def access_token(self, *, renew: bool = False) -> str:
-        now, grant = self._clock(), self.tokens.load()
-        if grant and not renew and (grant.access_expires_at is None or grant.access_expires_at - self._margin > now):
+        """A usable token: the stored one, else refreshed, else a new one from the API key.
+
+        Workers sharing a store may race to renew; the loser's refresh is refused (refresh tokens may
+        be single-use), so the store is read again before spending the rate-limited API-key call.
+        """
+        grant = self.tokens.load()
+        if not renew and self._fresh(grant):
             return grant.access_token
-        if grant and grant.refresh_token and (grant.refresh_expires_at is None or grant.refresh_expires_at > now):
+        if grant and grant.refresh_token and (grant.refresh_expires_at is None or grant.refresh_expires_at > self._clock()):
             try:
                 return self.refresh(grant.refresh_token).access_token
             except SupplierAuthError:
-                pass  # refresh token revoked or expired: fall back to the API key
+                latest = self.tokens.load()
+                if latest and latest.access_token != grant.access_token and self._fresh(latest):
+                    return latest.access_token
         return self.authenticate().access_token
 
     # -- business calls --
