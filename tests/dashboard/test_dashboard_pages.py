@@ -85,3 +85,11 @@ def test_uninstalled_shop_is_refused(db, pages, auth_headers, shop):
     uninstall(db, shop)
     db.commit()
     assert pages.get("/admin", headers=auth_headers(shop.domain)).status_code == 401
+
+
+def test_opening_the_app_from_the_sandbox_admin_lands_on_the_orders(pages, two_shops):
+    mine, my_order, _, _ = two_shops
+    response = pages.get(f"/sandbox/shopify/{mine.domain}/admin")  # the URL `make run` prints
+    assert response.status_code == 200, response.text
+    assert response.url.path == "/admin" and response.url.params["shop"] == mine.domain
+    assert my_order.name in response.text

@@ -8,6 +8,7 @@ import pytest
 
 from app.config import get_settings
 from app.status import tokens
+from tests.notifications.helpers import paid_order
 
 
 def test_round_trip_and_url():
@@ -19,8 +20,6 @@ def test_round_trip_and_url():
 
 
 def test_url_uses_public_base(db, shop):
-    from tests.notifications.helpers import paid_order
-
     order = paid_order(db, shop)
     url = tokens.status_url(order)
     assert url.startswith(get_settings().public_base + "/status/")
