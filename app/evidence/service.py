@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, union
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.evidence import canonical as c
-from app.evidence.models import EvidenceEvent
+from app.evidence.models import EvidenceEvent, LedgerHead
 
 
 def record(
@@ -86,7 +86,7 @@ class ChainReport:
 
     @property
     def intact(self) -> bool:
-        return self.broken_event_id is None
+        return self.reason is None
 
 
 def _problem(event: EvidenceEvent, expected_seq: int, prev_hash: str) -> str | None:
@@ -94,11 +94,10 @@ def _problem(event: EvidenceEvent, expected_seq: int, prev_hash: str) -> str | N
         return f"sequence gap: expected {expected_seq}, found {event.seq}"
     if event.prev_hash != prev_hash:
         return "previous-hash link does not match the event before it"
-    if event.personal is not None:
-        if event.personal_salt is None or event.personal_digest != c.personal_digest(
-            event.personal, event.personal_salt
-        ):
-            return "personal data does not match its digest"
+    if event.personal is not None and (
+        event.personal_salt is None or event.personal_digest != c.personal_digest(event.personal, event.personal_salt)
+    ):
+        return "personal data does not match its digest"
     digest = c.content_digest(
         chain=event.chain,
         kind=event.kind,
@@ -118,25 +117,47 @@ def _problem(event: EvidenceEvent, expected_seq: int, prev_hash: str) -> str | N
 
 
 def verify_chain(session: Session, chain: str, *, batch: int = 5000) -> ChainReport:
-    """Recompute every digest and link of one chain, streaming in seq order."""
+    """Recompute every digest and link of one chain, streaming in seq order, up to its head.
+
+    The links prove every event up to the last one; only the head (ledger_heads, written in the
+    same transaction as each append) proves that nothing was removed after it. The head is read
+    first, so that events appended while we verify are simply left for the next run.
+    """
     report = ChainReport(chain=chain, checked=0)
+    head = session.execute(select(LedgerHead.seq, LedgerHead.hash).where(LedgerHead.chain == chain)).one_or_none()
     prev_hash, expected_seq = c.GENESIS_HASH, 1
+    last_id: int | None = None
     query = (
         select(EvidenceEvent)
         .where(EvidenceEvent.chain == chain)
         .order_by(EvidenceEvent.seq)
         .execution_options(yield_per=batch)
     )
+    if head is not None:
+        query = query.where(EvidenceEvent.seq <= head.seq)
     for event in session.scalars(query):
         report.checked += 1
         problem = _problem(event, expected_seq, prev_hash)
         if problem:
             report.broken_event_id, report.broken_seq, report.reason = event.id, event.seq, problem
             return report
-        prev_hash, expected_seq = event.hash, event.seq + 1
+        prev_hash, expected_seq, last_id = event.hash, event.seq + 1, event.id
         session.expunge(event)
+    last_seq = expected_seq - 1
+    if head is None:
+        if report.checked:
+            report.broken_event_id, report.broken_seq = last_id, last_seq
+            report.reason = "the chain has no head in ledger_heads"
+    elif head.seq != last_seq:
+        report.broken_event_id, report.broken_seq = last_id, last_seq
+        report.reason = f"the chain ends at seq {last_seq} but its head is at seq {head.seq}: events were removed"
+    elif head.hash != prev_hash:
+        report.broken_event_id, report.broken_seq = last_id, last_seq
+        report.reason = "the last event's hash is not the one its head recorded: the end of the chain was replaced"
     return report
 
 
 def chains(session: Session) -> list[str]:
-    return list(session.scalars(select(EvidenceEvent.chain).distinct().order_by(EvidenceEvent.chain)))
+    """Every chain with events or a head: a chain whose events were all deleted still has its head."""
+    names = union(select(EvidenceEvent.chain), select(LedgerHead.chain)).subquery()
+    return list(session.scalars(select(names.c.chain).order_by(names.c.chain)))
