@@ -1,9 +1,11 @@
 """Sandbox parcels: each lives through a journey and reports it the way 17TRACK and AfterShip do.
 
 State is in Redis under app.redis.key("sandbox", "carriers", ...): one JSON document per
-(provider, number), the emulator's configuration, a quota counter and a schedule of due parcels.
-Advancing a parcel appends the journey's next scan and POSTs a signed webhook to the configured URL
-(by default the app's own receivers, WEBHOOK_PATHS under settings.public_base).
+(provider, number), the emulator's configuration and a quota counter. Advancing a parcel appends
+the journey's next scan and sends a signed webhook to the configured URL (by default the app's own
+receivers, WEBHOOK_PATHS under settings.public_base) through the sandbox's delivery path, which
+logs every attempt and retries. With step_seconds > 0 parcels advance by themselves: each scan
+schedules the next as a sandbox runner job.
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-import httpx
 from fastapi import HTTPException
 
 from app.config import get_settings
 from app.db import utcnow
 from app.redis import get_redis, key
+from app.sandbox import delivery, runner
 from app.tracking.aggregators import aftership, seventeentrack
 
 NUMBER = re.compile(r"^[A-Za-z0-9-]{5,50}$")
@@ -34,7 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "aftership_webhook_secret": "sandbox-aftership-webhook-secret",
     "seventeentrack_webhook_url": None,  # None: settings.public_base + WEBHOOK_PATHS[...]
     "aftership_webhook_url": None,
-    "step_seconds": 0,  # > 0: POST /_control/tick advances parcels this long after their last scan
+    "step_seconds": 0,  # > 0: each parcel takes its next scan by itself this long after the last one
     "quota_total": 1000,
     "default_scenario": "delivered",
 }
@@ -173,11 +175,17 @@ def aftership_by_id(tracking_id: str) -> dict[str, Any] | None:
 
 def _schedule(parcel: dict[str, Any]) -> None:
     seconds = int(get_config()["step_seconds"])
-    member = f"{parcel['provider']}|{parcel['number']}"
     if seconds > 0 and not parcel["stopped"] and _next_step(parcel):
-        get_redis().zadd(_k("due"), {member: utcnow().timestamp() + seconds})
-    else:
-        get_redis().zrem(_k("due"), member)
+        job = {"provider": parcel["provider"], "number": parcel["number"], "steps": len(parcel["steps"])}
+        runner.schedule("carriers.advance", job, delay=seconds)
+
+
+@runner.handler("carriers.advance")
+def _advance_when_due(job: dict[str, Any]) -> None:
+    # A job whose parcel moved on since it was scheduled (manual advance, stop) is stale: skip it.
+    parcel = load(job["provider"], job["number"])
+    if parcel and not parcel["stopped"] and len(parcel["steps"]) == job["steps"]:
+        advance(job["provider"], job["number"])
 
 
 def _next_step(parcel: dict[str, Any]) -> str | None:
@@ -332,15 +340,16 @@ def _webhook(parcel: dict[str, Any], config: dict[str, Any], event: str) -> tupl
     return url, body, {"Content-Type": "application/json", **headers}
 
 
+CARRIER_BACKOFF = [1.0, 4.0, 16.0]  # compressed: carriers retry failed webhooks for hours
+
+
 def deliver(parcel: dict[str, Any], event: str = "TRACKING_UPDATED") -> dict[str, Any]:
-    """POST the parcel's current state as a signed webhook; the outcome is reported, never raised."""
+    """Send the parcel's current state as a signed webhook (retried by the runner if refused)."""
     url, body, headers = _webhook(parcel, get_config(), event)
-    outcome: dict[str, Any] = {"provider": parcel["provider"], "url": url}
-    try:
-        outcome["http_status"] = httpx.post(url, content=body, headers=headers, timeout=10).status_code
-    except httpx.HTTPError as error:
-        outcome["error"] = f"{type(error).__name__}: {error}"
-    return outcome
+    label = f"{parcel['provider']} {event} {parcel['number']}"
+    sent = delivery.send_sync(delivery.Delivery(url, body.decode(), headers, "carrier", label,
+                                                backoff=CARRIER_BACKOFF))
+    return {"provider": parcel["provider"], "url": url, "delivered": sent}
 
 
 def advance(provider: str, number: str, at: datetime | None = None) -> dict[str, Any]:
@@ -357,13 +366,3 @@ def advance(provider: str, number: str, at: datetime | None = None) -> dict[str,
         save(parcel)
         _schedule(parcel)
         return {"sent": True, "step": step, **deliver(parcel)}
-
-
-def tick(now: datetime | None = None) -> list[dict[str, Any]]:
-    """Advance every parcel whose next scan is due (scheduled only while step_seconds > 0).
-
-    Call it periodically (the control endpoint POST /_control/tick, or a loop in the sandbox).
-    """
-    members = get_redis().zrangebyscore(_k("due"), "-inf", (now or utcnow()).timestamp())
-    due = [m.decode().split("|", 1) for m in members]
-    return [{"number": number, **advance(provider, number)} for provider, number in due]

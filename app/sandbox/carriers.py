@@ -5,7 +5,7 @@ Mounted by the sandbox app at /sandbox/carriers:
   AfterShip POST /aftership/tracking/2026-07/trackings, GET .../trackings/{id},
             GET .../trackings?tracking_numbers=...                                      (as-api-key)
   control   GET|POST /_control/config, POST /_control/parcels, GET /_control/parcels/{number},
-            POST /_control/advance, POST /_control/tick
+            POST /_control/advance
 Journeys, state and webhook delivery live in app.sandbox.carrier_life (whose EmulatorError is an
 HTTPException, so bad control input is answered 4xx with a reason).
 """
@@ -183,9 +183,3 @@ def control_advance(request: Advance) -> dict[str, Any]:
     if not providers or any(p not in life.PROVIDERS for p in providers):
         raise HTTPException(404, f"{request.number} is not registered with {request.provider or 'any emulator'}")
     return {"number": request.number, "results": [life.advance(p, request.number, request.at) for p in providers]}
-
-
-@router.post("/_control/tick")
-def control_tick() -> dict[str, Any]:
-    """Advance every parcel whose next scan is due (call it periodically when step_seconds > 0)."""
-    return {"advanced": life.tick()}
