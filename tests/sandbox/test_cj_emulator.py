@@ -29,6 +29,7 @@ from app.suppliers.protocols import (
     SupplierRejected,
     SupplierTransientError,
     cj,
+    cj_webhooks,
 )
 
 BASE = "http://testserver/cj"
@@ -181,15 +182,15 @@ def test_stock_outs_and_bad_input(gateway, account):
         _place(client, vid="CJ-NO-SUCH-VID")
 
 
-def _delivered(receiver: Receiver, account: dict) -> list[cj.CJMessage]:
+def _delivered(receiver: Receiver, account: dict) -> list[cj_webhooks.CJMessage]:
     messages = []
     for url, body, headers in receiver.calls:
         assert url == get_settings().public_base + "/webhooks/suppliers/cj"
         assert headers["Content-Type"] == "application/json"
         by_hand = base64.b64encode(hmac.new(str(account["open_id"]).encode(), body, hashlib.sha256).digest()).decode()
         assert headers["sign"] == by_hand
-        assert cj.verify_webhook(body, headers["sign"], account["open_id"])
-        messages.append(cj.parse_webhook(body))
+        assert cj_webhooks.verify_webhook(body, headers["sign"], account["open_id"])
+        messages.append(cj_webhooks.parse_webhook(body))
     return messages
 
 

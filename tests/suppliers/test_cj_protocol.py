@@ -22,6 +22,7 @@ from app.suppliers.protocols import (
     SupplierTransientError,
     TokenGrant,
     cj,
+    cj_webhooks,
 )
 
 OPEN_ID = "1234567890123"
@@ -38,21 +39,21 @@ def test_webhook_signature_known_answer():
     # Standard Base64 of HMAC-SHA256 over the raw body, keyed with the openId as a string.
     by_hand = base64.b64encode(hmac.new(OPEN_ID.encode(), BODY, hashlib.sha256).digest()).decode()
     assert by_hand == BODY_SIGN
-    assert cj.webhook_signature(BODY, OPEN_ID) == BODY_SIGN
-    assert cj.webhook_signature(BODY, int(OPEN_ID)) == BODY_SIGN
+    assert cj_webhooks.webhook_signature(BODY, OPEN_ID) == BODY_SIGN
+    assert cj_webhooks.webhook_signature(BODY, int(OPEN_ID)) == BODY_SIGN
 
 
 def test_verify_webhook_rejects_any_change():
-    assert cj.verify_webhook(BODY, BODY_SIGN, OPEN_ID)
-    assert cj.verify_webhook(BODY, f" {BODY_SIGN}\n", OPEN_ID)
-    assert not cj.verify_webhook(BODY + b" ", BODY_SIGN, OPEN_ID)  # re-serialised JSON fails
-    assert not cj.verify_webhook(BODY, BODY_SIGN, "1234567890124")
-    assert not cj.verify_webhook(BODY, None, OPEN_ID)
-    assert not cj.verify_webhook(BODY, base64.urlsafe_b64encode(b"x" * 32).decode(), OPEN_ID)
+    assert cj_webhooks.verify_webhook(BODY, BODY_SIGN, OPEN_ID)
+    assert cj_webhooks.verify_webhook(BODY, f" {BODY_SIGN}\n", OPEN_ID)
+    assert not cj_webhooks.verify_webhook(BODY + b" ", BODY_SIGN, OPEN_ID)  # re-serialised JSON fails
+    assert not cj_webhooks.verify_webhook(BODY, BODY_SIGN, "1234567890124")
+    assert not cj_webhooks.verify_webhook(BODY, None, OPEN_ID)
+    assert not cj_webhooks.verify_webhook(BODY, base64.urlsafe_b64encode(b"x" * 32).decode(), OPEN_ID)
 
 
 def test_parse_order_message():
-    message = cj.parse_webhook(BODY)
+    message = cj_webhooks.parse_webhook(BODY)
     assert (message.message_id, message.type, message.message_type, message.open_id) == (
         "ca72a4834cd14b9588e88ce206f614a0", "ORDER", "UPDATE", OPEN_ID)
     assert message.order.order_number == "dg-1-1" and message.order.cj_order_id == "2600000000000001"
@@ -67,7 +68,7 @@ def test_parse_logistic_message_with_events_as_a_json_string():
         "orderId": "2600000000000001", "storeOrderNumbers": ["dg-1-1"], "logisticName": "CJPacket",
         "trackingNumber": "CJPKL1", "trackingUrl": "https://t/1", "trackingStatus": 12,
         "logisticsTrackEvents": json.dumps(events)}}).encode()
-    update = cj.parse_webhook(body).logistic
+    update = cj_webhooks.parse_webhook(body).logistic
     assert update.order_numbers == ("dg-1-1",) and update.tracking_status == 12
     assert update.state is SupplierOrderState.DELIVERED
     assert update.parcel.shipment_status == "delivered" and update.parcel.carrier == "CJPacket"
@@ -84,8 +85,8 @@ def test_parse_logistic_message_with_events_as_a_json_string():
      b'{"messageId":"m","type":"LOGISTIC","params":{"trackingNumber":"T","logisticsTrackEvents":"{oops"}}'],
 )
 def test_malformed_webhooks_are_refused(body):
-    with pytest.raises(cj.CJWebhookError):
-        cj.parse_webhook(body)
+    with pytest.raises(cj_webhooks.CJWebhookError):
+        cj_webhooks.parse_webhook(body)
 
 
 @pytest.mark.parametrize(

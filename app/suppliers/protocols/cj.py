@@ -1,4 +1,4 @@
-"""CJdropshipping API v2: token auth, the order/logistics/stock calls we need, webhook verification.
+"""CJdropshipping API v2: token auth, the order/logistics/stock calls we need, status tables.
 
 Protocol facts (docs/facts/integrations.md 1.2):
 - Base https://developers.cjdropshipping.com/api2.0/v1; every call sends `CJ-Access-Token`.
@@ -10,21 +10,15 @@ Protocol facts (docs/facts/integrations.md 1.2):
 - POST /shopping/order/createOrderV2 takes `orderNumber` = our idempotency key; CJ refuses a second
   order with the same number, and GET /shopping/order/getOrderDetail?orderId= accepts either CJ's
   id or our number, which is the lookup-before-retry.
-- Webhooks (ORDER, LOGISTIC, ...) carry header `sign` = standard Base64 of HMAC-SHA256 over the raw
-  body keyed with the account's openId; nothing time-bound is signed, so dedupe on messageId.
-  LOGISTIC `logisticsTrackEvents` arrives as a JSON-encoded string.
+- Webhooks (ORDER, LOGISTIC, ...) are verified and parsed in cj_webhooks; the account's openId,
+  their signing key, comes from GET /setting/get (CJClient.open_id).
 - CJ's clock strings ("yyyy-MM-dd HH:mm:ss") carry no zone; they are China time (UTC+8).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Protocol
 
@@ -47,7 +41,6 @@ from app.suppliers.protocols import (
     SupplierRejected,
     SupplierTransientError,
     TokenGrant,
-    TrackingEvent,
     read_json,
     retry_after_seconds,
     send,
@@ -55,7 +48,6 @@ from app.suppliers.protocols import (
 
 API_BASE = "https://developers.cjdropshipping.com/api2.0/v1"
 TOKEN_HEADER = "CJ-Access-Token"  # noqa: S105 - a header name, not a secret
-SIGN_HEADER = "sign"
 CJ_TIME = timezone(timedelta(hours=8))
 
 OK = 200
@@ -121,135 +113,6 @@ def parse_time(value: Any) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=CJ_TIME)
-
-
-# ---- webhooks ------------------------------------------------------------------------------------
-
-
-def webhook_signature(body: bytes, open_id: str | int) -> str:
-    digest = hmac.new(str(open_id).encode(), body, hashlib.sha256).digest()
-    return base64.b64encode(digest).decode()
-
-
-def verify_webhook(body: bytes, signature: str | None, open_id: str | int) -> bool:
-    if not signature:
-        return False
-    return hmac.compare_digest(webhook_signature(body, open_id).encode(), signature.strip().encode())
-
-
-class CJWebhookError(ValueError):
-    """The body is not a CJ webhook envelope we can read (answer 400, keep nothing)."""
-
-
-@dataclass(frozen=True)
-class CJOrderUpdate:
-    cj_order_id: str
-    order_number: str | None  # our idempotency key
-    raw_status: str
-    state: SupplierOrderState
-    parcel: Parcel | None
-    updated_at: datetime | None
-
-
-@dataclass(frozen=True)
-class CJLogisticUpdate:
-    cj_order_id: str
-    order_numbers: tuple[str, ...]
-    parcel: Parcel
-    tracking_status: int | None
-    state: SupplierOrderState | None  # None: says nothing about the order (trackingStatus 0)
-
-
-@dataclass(frozen=True)
-class CJMessage:
-    message_id: str
-    type: str
-    message_type: str
-    open_id: str | None
-    params: Mapping[str, Any] = field(repr=False)
-    order: CJOrderUpdate | None = None
-    logistic: CJLogisticUpdate | None = None
-
-
-def _events(raw: Any) -> tuple[TrackingEvent, ...]:
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw) if raw.strip() else []
-        except json.JSONDecodeError as error:
-            raise CJWebhookError(f"logisticsTrackEvents is not JSON: {error}") from None
-    if not isinstance(raw, list):
-        raise CJWebhookError("logisticsTrackEvents must be a JSON list")
-    return tuple(
-        TrackingEvent(
-            occurred_at=parse_time(event.get("eventTime")),
-            description=str(event.get("activity") or ""),
-            location=event.get("location") or None,
-            raw_status=str(event["status"]) if event.get("status") is not None else None,
-        )
-        for event in raw
-        if isinstance(event, Mapping)
-    )
-
-
-def _order_update(params: Mapping[str, Any]) -> CJOrderUpdate:
-    status = str(params.get("orderStatus") or "")
-    track = params.get("trackNumber")
-    return CJOrderUpdate(
-        cj_order_id=str(params.get("cjOrderId") or params.get("orderId") or ""),
-        order_number=str(params["orderNumber"]) if params.get("orderNumber") else None,
-        raw_status=status,
-        state=map_status(status),
-        parcel=Parcel(tracking_number=str(track), carrier=params.get("logisticName"),
-                      tracking_url=params.get("trackingUrl")) if track else None,
-        updated_at=parse_time(params.get("updateDate")),
-    )
-
-
-def _logistic_update(params: Mapping[str, Any]) -> CJLogisticUpdate:
-    number = params.get("trackingNumber")
-    if not number:
-        raise CJWebhookError("LOGISTIC message without trackingNumber")
-    shipment_status, state = map_tracking_status(params.get("trackingStatus"))
-    raw_status = params.get("trackingStatus")
-    return CJLogisticUpdate(
-        cj_order_id=str(params.get("orderId") or ""),
-        order_numbers=tuple(str(n) for n in params.get("storeOrderNumbers") or ()),
-        parcel=Parcel(
-            tracking_number=str(number),
-            carrier=params.get("logisticName") or params.get("trackingProvider"),
-            tracking_url=params.get("trackingUrl"),
-            shipment_status=shipment_status,
-            events=_events(params.get("logisticsTrackEvents") or "[]"),
-        ),
-        tracking_status=int(raw_status) if str(raw_status).isdigit() else None,
-        state=state,
-    )
-
-
-def parse_webhook(body: bytes | str) -> CJMessage:
-    try:
-        envelope = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CJWebhookError(f"body is not JSON: {error}") from None
-    if not isinstance(envelope, dict):
-        raise CJWebhookError("body must be a JSON object")
-    missing = [name for name in ("messageId", "type", "params") if not envelope.get(name)]
-    if missing:
-        raise CJWebhookError("missing " + ", ".join(missing))
-    params = envelope["params"]
-    if not isinstance(params, dict):
-        raise CJWebhookError("params must be an object")
-    kind = str(envelope["type"]).upper()
-    open_id = envelope.get("openId")
-    return CJMessage(
-        message_id=str(envelope["messageId"]),
-        type=kind,
-        message_type=str(envelope.get("messageType") or ""),
-        open_id=str(open_id) if open_id is not None else None,
-        params=params,
-        order=_order_update(params) if kind == "ORDER" else None,
-        logistic=_logistic_update(params) if kind == "LOGISTIC" else None,
-    )
 
 
 # ---- errors --------------------------------------------------------------------------------------
