@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.errors import register_error_handlers
-from app.sandbox import delivery, mail, runner, tokens
+from app.sandbox import aliexpress, carriers, cj, delivery, mail, runner, tokens
 from app.sandbox.store.routes import router as store_router
 from app.sandbox.supplier.routes import router as supplier_router
 
@@ -35,6 +35,9 @@ def create_sandbox_app() -> FastAPI:
     app.include_router(tokens.router)
     app.include_router(store_router, prefix="/shopify")
     app.include_router(supplier_router, prefix="/supplier")
+    app.include_router(aliexpress.router, prefix="/aliexpress")
+    app.include_router(cj.router, prefix="/cj")
+    app.include_router(carriers.router, prefix="/carriers")
     app.include_router(mail.router)
 
     @app.get("/_control/deliveries")

@@ -7,6 +7,7 @@ processes can each run a runner: a job is claimed by moving its score a lease in
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -56,6 +57,15 @@ def handler(kind: str) -> Callable[[Handler], Handler]:
     return register
 
 
+def _handler_for(job: dict[str, Any]) -> Handler | None:
+    """The job's handler, importing the module that registers it if this process has not yet
+    (a job may be run by a process that never touched that emulator). Only sandbox modules."""
+    kind, module = job.get("kind"), job.get("module") or ""
+    if kind not in _handlers and module.startswith("app.sandbox."):
+        importlib.import_module(module)
+    return _handlers.get(kind)
+
+
 def _queue_key() -> str:
     return key("sandbox", "jobs")
 
@@ -67,7 +77,8 @@ def _data_key() -> str:
 def schedule(kind: str, payload: dict[str, Any], *, delay: float = 0.0, job_id: str | None = None) -> str:
     """Persist a job to run after `delay` seconds in whichever process runs a runner."""
     job_id = job_id or uuid.uuid4().hex
-    body = json.dumps({"kind": kind, "payload": payload})
+    registered = _handlers.get(kind)
+    body = json.dumps({"kind": kind, "payload": payload, "module": registered.__module__ if registered else None})
     pipe = get_redis().pipeline(transaction=True)
     pipe.hset(_data_key(), job_id, body)
     pipe.zadd(_queue_key(), {job_id: time.time() + delay})
@@ -108,7 +119,7 @@ class Runner(threading.Thread):
     def _run_job(self, job_id: str, body: str) -> None:
         try:
             job = json.loads(body)
-            function = _handlers.get(job["kind"])
+            function = _handler_for(job)
             if function is None:
                 log.error("sandbox.unknown_job", extra={"kind": job.get("kind")})
             else:

@@ -252,14 +252,21 @@ def _load(info: GraphQLResolveInfo, order_id: int | None) -> dict[str, Any] | No
     return document if document and document["shop"] == _shop(info)["domain"] else None
 
 
+def _global_id(value: str, kind: str) -> int:
+    number = fulfil.parse_gid(value, kind)
+    if number is None:
+        raise GraphQLError(f"Invalid global id '{value}'")
+    return number
+
+
 def _resolve_order(info: GraphQLResolveInfo, id: str) -> dict[str, Any] | None:  # noqa: A002
-    document = _load(info, fulfil.parse_gid(id, "Order"))
+    document = _load(info, _global_id(id, "Order"))
     return _order(document) if document else None
 
 
 def _resolve_fulfillment_order(info: GraphQLResolveInfo, id: str) -> dict[str, Any] | None:  # noqa: A002
-    fo_id = fulfil.parse_gid(id, "FulfillmentOrder")
-    document = _load(info, state.order_id_for_fulfillment_order(fo_id) if fo_id else None)
+    fo_id = _global_id(id, "FulfillmentOrder")
+    document = _load(info, state.order_id_for_fulfillment_order(fo_id))
     if not document:
         return None
     return next(_fulfillment_order(document, fo) for fo in document["fulfillment_orders"] if fo["id"] == fo_id)
