@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
 
 from app.migrate import alembic_config
 from app.ops import head_revision
+from tests.webhooks.helpers import temporary_database
 
 
 @pytest.fixture
 def empty_database() -> Iterator[str]:
-    server = make_url(os.environ["DROPGUARD_DATABASE_URL"])
-    name = f"dropguard_migrations_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with temporary_database(migrated=False) as url:
+        yield url
 
 
 def _config(url: str) -> Config:

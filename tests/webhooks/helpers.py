@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
+from alembic import command
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from app.db import get_sessionmaker
+from app.migrate import alembic_config
+from app.webhooks.service import record_shopify_delivery
 from tests.factories import signed_headers
 
 
@@ -73,3 +83,55 @@ def webhook_counter(metrics_text: str, *, topic: str, outcome: str) -> float:
             ):
                 return sample.value
     return 0.0
+
+
+def record_held(shop_domain: str, topic: str, payload: dict[str, Any]) -> int:
+    """Record a verified delivery exactly as the route does, but keep its task unpublished.
+
+    Its outbox row is marked dispatched in the same transaction, so that no relay of a
+    session-wide server or worker can hand it to a worker that would race the test, which then
+    drives processing itself by calling the task function.
+    """
+    body, headers = signed(payload, shop_domain, topic)
+    with get_sessionmaker()() as session:
+        result = record_shopify_delivery(
+            session,
+            shop_domain=shop_domain,
+            topic=topic,
+            event_id=headers["X-Shopify-Event-Id"],
+            webhook_id=headers["X-Shopify-Webhook-Id"],
+            api_version=headers["X-Shopify-API-Version"],
+            triggered_at=datetime.now(UTC),
+            body=body,
+        )
+        assert result.delivery_id is not None, result
+        session.execute(
+            text(
+                "UPDATE outbox SET dispatched_at = now() WHERE task_name = 'webhooks.process_delivery'"
+                " AND (args->>0)::bigint = :id"
+            ),
+            {"id": result.delivery_id},
+        )
+        session.commit()
+        return result.delivery_id
+
+
+@contextmanager
+def temporary_database(*, migrated: bool) -> Iterator[str]:
+    """A database of its own (URL yielded), dropped afterwards: for what must not share the run's."""
+    server = make_url(os.environ["DROPGUARD_DATABASE_URL"])
+    name = f"dropguard_tmp_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    try:
+        if migrated:
+            config = alembic_config()
+            config.attributes["database_url"] = url
+            command.upgrade(config, "head")
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

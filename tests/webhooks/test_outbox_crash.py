@@ -15,19 +15,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
-from alembic import command
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from app.migrate import alembic_config
 from app.outbox.service import relay_batch
 from app.redis import get_redis
 from app.shops.service import add_shop
 from app.webhooks.service import record_shopify_delivery
 from tests.factories import order_payload
 from tests.fixtures import ROOT, Process, wait_for
-from tests.webhooks.helpers import signed
+from tests.webhooks.helpers import signed, temporary_database
 
 pytestmark = pytest.mark.e2e
 
@@ -41,33 +38,17 @@ class Isolated:
 @pytest.fixture
 def isolated() -> Iterator[Isolated]:
     """A freshly migrated database and a Redis prefix that nothing else in the run uses."""
-    tag = uuid.uuid4().hex[:10]
-    server = make_url(os.environ["DROPGUARD_DATABASE_URL"])
-    url = server.set(database=f"dropguard_crash_{tag}").render_as_string(hide_password=False)
-    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "dropguard_crash_{tag}"'))
-    config = alembic_config()
-    config.attributes["database_url"] = url
-    command.upgrade(config, "head")
-    engine = create_engine(url)
-    prefix = f"dgcrash-{tag}:"
-    env = dict(
-        os.environ,
-        DROPGUARD_DATABASE_URL=url,
-        DROPGUARD_REDIS_PREFIX=prefix,
-        DROPGUARD_WORKER_METRICS_PORT="0",
-    )
-    try:
-        yield Isolated(engine=engine, env=env)
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "dropguard_crash_{tag}" WITH (FORCE)'))
-        admin.dispose()
-        redis = get_redis()
-        for key in redis.scan_iter(match=f"{prefix}*", count=1000):
-            redis.delete(key)
+    prefix = f"dgcrash-{uuid.uuid4().hex[:10]}:"
+    with temporary_database(migrated=True) as url:
+        engine = create_engine(url)
+        env = dict(os.environ, DROPGUARD_DATABASE_URL=url, DROPGUARD_REDIS_PREFIX=prefix, DROPGUARD_WORKER_METRICS_PORT="0")
+        try:
+            yield Isolated(engine=engine, env=env)
+        finally:
+            engine.dispose()
+            redis = get_redis()
+            for key in redis.scan_iter(match=f"{prefix}*", count=1000):
+                redis.delete(key)
 
 
 def test_committed_but_unpublished_work_is_swept_and_processed(isolated, monkeypatch):

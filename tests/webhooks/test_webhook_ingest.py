@@ -1,5 +1,7 @@
 """POST /webhooks/shopify: signature, dedupe, fallbacks and every kind of bad input.
 
+Orders posted here are unpaid, so that a session-wide worker picking them up has little to do.
+
 The invariant under test: an answer is only 2xx once the delivery, its evidence and its outbox row
 are committed together; anything refused leaves no trace but a counter and a log line.
 """
@@ -44,7 +46,7 @@ def _tamper(body: bytes) -> bytes:
     ["missing_header", "wrong_secret", "body_changed", "empty_header", "garbage_header"],
 )
 def test_bad_signature_is_refused_and_nothing_is_stored(client, db, shop, case):
-    body, headers = signed(order_payload(), shop.domain, "orders/create")
+    body, headers = signed(order_payload(financial_status="pending"), shop.domain, "orders/create")
     if case == "missing_header":
         del headers["X-Shopify-Hmac-Sha256"]
     elif case == "wrong_secret":
@@ -68,7 +70,7 @@ def test_bad_signature_is_refused_and_nothing_is_stored(client, db, shop, case):
 
 
 def test_valid_signature_records_delivery_evidence_and_outbox_together(client, db, shop):
-    payload = order_payload()
+    payload = order_payload(financial_status="pending")
     body, headers = signed(payload, shop.domain, "orders/create")
 
     response = client.post(URL, content=body, headers=headers)
@@ -91,7 +93,7 @@ def test_valid_signature_records_delivery_evidence_and_outbox_together(client, d
 
 
 def test_same_event_twice_is_recorded_once(client, db, shop):
-    payload = order_payload()
+    payload = order_payload(financial_status="pending")
     event_id = str(uuid.uuid4())
     body, headers = signed(payload, shop.domain, "orders/create", event_id=event_id)
     first = client.post(URL, content=body, headers=headers)
@@ -111,13 +113,13 @@ def test_same_event_id_for_two_shops_is_two_deliveries(client, db, make_shop):
     first_shop, second_shop = make_shop(), make_shop()
     event_id = str(uuid.uuid4())
     for shop in (first_shop, second_shop):
-        body, headers = signed(order_payload(), shop.domain, "orders/create", event_id=event_id)
+        body, headers = signed(order_payload(financial_status="pending"), shop.domain, "orders/create", event_id=event_id)
         assert client.post(URL, content=body, headers=headers).json()["status"] == "queued"
     assert len(deliveries(db, first_shop.domain)) == len(deliveries(db, second_shop.domain)) == 1
 
 
 def test_missing_event_id_falls_back_to_webhook_id(client, db, shop):
-    body, headers = signed(order_payload(), shop.domain, "orders/create")
+    body, headers = signed(order_payload(financial_status="pending"), shop.domain, "orders/create")
     del headers["X-Shopify-Event-Id"]
     webhook_id = headers["X-Shopify-Webhook-Id"]
 
@@ -132,7 +134,7 @@ def test_missing_event_id_falls_back_to_webhook_id(client, db, shop):
 
 
 def test_missing_both_ids_is_refused(client, db, shop):
-    body, headers = signed(order_payload(), shop.domain, "orders/create")
+    body, headers = signed(order_payload(financial_status="pending"), shop.domain, "orders/create")
     del headers["X-Shopify-Event-Id"], headers["X-Shopify-Webhook-Id"]
     outbox_before = max_outbox_id(db)
     response = client.post(URL, content=body, headers=headers)
@@ -142,7 +144,7 @@ def test_missing_both_ids_is_refused(client, db, shop):
 
 
 def _bad_request(kind: str, domain: str) -> tuple[bytes, dict[str, str]]:
-    payload = order_payload()
+    payload = order_payload(financial_status="pending")
     if kind == "malformed_json":
         return signed(b'{"id": 1, "name": ', domain, "orders/create")
     if kind == "json_array":
@@ -239,7 +241,7 @@ def test_bad_input_is_refused_with_a_reason_and_nothing_stored(client, db, shop,
     assert response.json()["detail"]
     assert_nothing_stored(db, shop.domain, outbox_before)
     # The server keeps serving: the next valid delivery goes through.
-    body, headers = signed(order_payload(), shop.domain, "orders/create")
+    body, headers = signed(order_payload(financial_status="pending"), shop.domain, "orders/create")
     assert client.post(URL, content=body, headers=headers).json()["status"] == "queued"
 
 
@@ -254,7 +256,7 @@ def test_escaped_backslash_before_u0000_is_not_a_nul(client, db, shop):
 
 @pytest.mark.parametrize("value", ["yesterday", "0001-01-01T00:00:00+05:00", "2026-11-26T10:00:00"])
 def test_unusable_triggered_at_still_records(client, db, shop, value):
-    body, headers = signed(order_payload(), shop.domain, "orders/create")
+    body, headers = signed(order_payload(financial_status="pending"), shop.domain, "orders/create")
     headers["X-Shopify-Triggered-At"] = value
     response = client.post(URL, content=body, headers=headers)
     assert response.status_code == 200, response.text
@@ -281,7 +283,7 @@ def test_unknown_topic_is_stored_but_not_processed(client, db, shop):
 
 def test_unknown_shop_is_recorded_but_not_processed(client, db):
     domain = f"stranger-{uuid.uuid4().hex[:10]}.myshopify.com"
-    body, headers = signed(order_payload(), domain, "orders/create")
+    body, headers = signed(order_payload(financial_status="pending"), domain, "orders/create")
     response = client.post(URL, content=body, headers=headers)
 
     assert response.status_code == 200, response.text
@@ -305,7 +307,7 @@ def test_ten_mebibyte_body_is_refused_and_the_server_keeps_serving(live_server, 
     with httpx.Client(base_url=live_server, timeout=30) as http:
         declared = http.post(URL, content=body, headers=headers)
         streamed = http.post(URL, content=chunks(), headers=headers)  # chunked: no Content-Length
-        body_ok, headers_ok = signed(order_payload(), shop.domain, "orders/create")
+        body_ok, headers_ok = signed(order_payload(financial_status="pending"), shop.domain, "orders/create")
         after = http.post(URL, content=body_ok, headers=headers_ok)
 
     assert declared.status_code == 413, declared.text

@@ -1,7 +1,9 @@
 """Applying recorded deliveries: out-of-order convergence, idempotence and races between workers.
 
 Processing is driven by calling the task function in-process on the real database (not eager
-Celery), and once end to end through the real server, relay and worker processes.
+Celery), on deliveries recorded exactly as the route records them but never published, so that a
+session-wide worker cannot race the test; and once end to end through the real server, relay and
+worker processes.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from app.shops.models import Shop
 from app.webhooks.tasks import process_delivery
 from tests.factories import order_payload
 from tests.fixtures import wait_for
-from tests.webhooks.helpers import deliveries, evidence, signed
+from tests.webhooks.helpers import deliveries, evidence, record_held, signed
 
 URL = "/webhooks/shopify"
 
@@ -36,12 +38,9 @@ def _pair(**kwargs):
     return create, update
 
 
-def _post(client, shop, topic, payload) -> int:
-    body, headers = signed(payload, shop.domain, topic)
-    response = client.post(URL, content=body, headers=headers)
-    assert response.status_code == 200, response.text
-    assert response.json()["status"] == "queued"
-    return response.json()["delivery_id"]
+def _post(shop, topic, payload) -> int:
+    """Recorded as the route records it; published to nobody (see record_held)."""
+    return record_held(shop.domain, topic, payload)
 
 
 def _order(shop_id: int, external_id: int) -> Order | None:
@@ -62,10 +61,10 @@ def _assert_newest_state(shop, create, update) -> Order:
     return order
 
 
-def test_newer_update_before_older_create_converges_to_newest(client, db, shop):
+def test_newer_update_before_older_create_converges_to_newest(db, shop):
     create, update = _pair()
-    update_id = _post(client, shop, "orders/updated", update)
-    create_id = _post(client, shop, "orders/create", create)
+    update_id = _post(shop, "orders/updated", update)
+    create_id = _post(shop, "orders/create", create)
 
     assert process_delivery.run(update_id) == "processed"
     assert process_delivery.run(create_id) == "processed"
@@ -80,10 +79,10 @@ def test_newer_update_before_older_create_converges_to_newest(client, db, shop):
     assert {d.id: d.status for d in deliveries(db, shop.domain)} == {update_id: "processed", create_id: "processed"}
 
 
-def test_in_order_delivery_applies_both(client, db, shop):
+def test_in_order_delivery_applies_both(db, shop):
     create, update = _pair()
-    create_id = _post(client, shop, "orders/create", create)
-    update_id = _post(client, shop, "orders/updated", update)
+    create_id = _post(shop, "orders/create", create)
+    update_id = _post(shop, "orders/updated", update)
     assert process_delivery.run(create_id) == "processed"
     assert process_delivery.run(update_id) == "processed"
     _assert_newest_state(shop, create, update)
@@ -91,18 +90,18 @@ def test_in_order_delivery_applies_both(client, db, shop):
     assert evidence(db, shop.domain, "order.snapshot_stale") == []
 
 
-def test_processing_twice_changes_nothing(client, db, shop):
+def test_processing_twice_changes_nothing(db, shop):
     create, _ = _pair()
-    create_id = _post(client, shop, "orders/create", create)
+    create_id = _post(shop, "orders/create", create)
     assert process_delivery.run(create_id) == "processed"
     assert process_delivery.run(create_id) == "skipped"
     assert process_delivery.run(10**15) == "skipped"  # a row that does not exist: nothing to do
     assert len(evidence(db, shop.domain, "order.snapshot_applied")) == 1
 
 
-def test_same_delivery_on_two_workers_at_once_is_applied_once(client, db, shop):
+def test_same_delivery_on_two_workers_at_once_is_applied_once(db, shop):
     create, _ = _pair()
-    create_id = _post(client, shop, "orders/create", create)
+    create_id = _post(shop, "orders/create", create)
     barrier = threading.Barrier(2)
     results: list[str] = []
 
@@ -119,14 +118,14 @@ def test_same_delivery_on_two_workers_at_once_is_applied_once(client, db, shop):
     assert len(evidence(db, shop.domain, "order.snapshot_applied")) == 1
 
 
-def test_create_and_update_of_a_new_order_racing_on_two_workers_both_apply(client, db, shop):
+def test_create_and_update_of_a_new_order_racing_on_two_workers_both_apply(db, shop):
     """Shopify sends orders/create and orders/updated within milliseconds; two workers take them.
 
     The first worker has inserted the order but not committed when the second looks for it: the
     second must wait and then update the order, not fail on the unique (shop, external id) key.
     """
     create, update = _pair()
-    update_id = _post(client, shop, "orders/updated", update)
+    update_id = _post(shop, "orders/updated", update)
     outcome: dict[str, object] = {}
 
     with get_sessionmaker()() as first:
@@ -150,10 +149,10 @@ def test_create_and_update_of_a_new_order_racing_on_two_workers_both_apply(clien
     _assert_newest_state(shop, create, update)
 
 
-def test_unprocessable_order_payload_fails_once_and_is_not_retried(client, db, shop):
+def test_unprocessable_order_payload_fails_once_and_is_not_retried(db, shop):
     payload = order_payload(financial_status="pending")
     del payload["updated_at"]
-    delivery_id = _post(client, shop, "orders/create", payload)
+    delivery_id = _post(shop, "orders/create", payload)
     assert process_delivery.run(delivery_id) == "failed"
     [delivery] = deliveries(db, shop.domain)
     assert delivery.status == "failed"
@@ -175,9 +174,9 @@ def test_unprocessable_order_payload_fails_once_and_is_not_retried(client, db, s
     ],
     ids=["id", "line_id", "quantity", "customer", "long_name", "long_sku", "long_email"],
 )
-def test_malformed_order_content_marks_the_delivery_failed(client, db, shop, change):
+def test_malformed_order_content_marks_the_delivery_failed(db, shop, change):
     payload = dict(order_payload(financial_status="pending"), **change)
-    delivery_id = _post(client, shop, "orders/create", payload)
+    delivery_id = _post(shop, "orders/create", payload)
     assert process_delivery.run(delivery_id) == "failed"
     [delivery] = deliveries(db, shop.domain)
     assert (delivery.status, bool(delivery.error)) == ("failed", True)
@@ -185,7 +184,7 @@ def test_malformed_order_content_marks_the_delivery_failed(client, db, shop, cha
 
 
 def test_app_uninstalled_stops_processing_for_the_shop(client, db, shop):
-    delivery_id = _post(client, shop, "app/uninstalled", {"id": 1, "domain": shop.domain})
+    delivery_id = _post(shop, "app/uninstalled", {"id": 1, "domain": shop.domain})
     assert process_delivery.run(delivery_id) == "processed"
     db.expire_all()
     refreshed = db.get(Shop, shop.id)
