@@ -23,6 +23,7 @@ _PENDING_KEY = "dropguard_outbox_pending"
 
 
 def queue_for(task_name: str) -> str:
+    # Imported here to break a real cycle: app.worker imports the relay, which imports this module.
     from app.worker import queue_for_task
 
     return queue_for_task(task_name)
@@ -78,7 +79,7 @@ def relay_batch(session: Session, *, older_than: float = 0, batch: int = 200) ->
     Rows are locked while they are published, so two relays never publish the same row at once.
     A crash after publishing and before the commit publishes a row twice; tasks are idempotent.
     """
-    from app.worker import celery_app
+    from app.worker import celery_app  # the same cycle as in queue_for
 
     rows = session.execute(_CLAIM, {"older_than": older_than, "batch": batch}).all()
     if not rows:

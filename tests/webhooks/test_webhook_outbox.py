@@ -1,7 +1,8 @@
-"""The crash window: a process commits delivery, evidence and outbox row, then dies before publishing.
+"""The outbox: work is part of the producer's transaction, each row is published once, and the
+crash window (committed, never published) is closed by the sweeper.
 
-This runs against a database and a Redis prefix of its own, so that no relay of the shared live
-server or worker can publish the row first: the sweeper must be the one that finds it.
+These run against a database (and, for the worker, a Redis prefix) of their own, so that no relay
+of the shared live server or worker can publish a row first.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,15 +20,13 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
-from app.outbox.service import relay_batch
+from app.outbox.service import enqueue, relay_batch
 from app.redis import get_redis
 from app.shops.service import add_shop
 from app.webhooks.service import record_shopify_delivery
 from tests.factories import order_payload
 from tests.fixtures import ROOT, Process, wait_for
 from tests.webhooks.helpers import signed, temporary_database
-
-pytestmark = pytest.mark.e2e
 
 
 @dataclass
@@ -51,6 +51,53 @@ def isolated() -> Iterator[Isolated]:
                 redis.delete(key)
 
 
+NO_SUCH_DELIVERY = 10**15  # published work for it is a harmless no-op ("skipped")
+
+
+def test_enqueued_work_is_part_of_the_callers_transaction(isolated):
+    with Session(isolated.engine) as session:
+        enqueue(session, "webhooks.process_delivery", NO_SUCH_DELIVERY)
+        session.rollback()
+        assert session.execute(text("SELECT count(*) FROM outbox")).scalar_one() == 0
+        enqueue(session, "webhooks.process_delivery", NO_SUCH_DELIVERY)
+        session.commit()
+        row = session.execute(text("SELECT * FROM outbox")).one()
+    assert (row.task_name, row.args, row.queue) == ("webhooks.process_delivery", [NO_SUCH_DELIVERY], "ingest")
+    assert (row.dispatched_at, row.dispatch_count) == (None, 0)
+
+
+def test_work_for_an_unrouted_task_is_refused(isolated):
+    with Session(isolated.engine) as session, pytest.raises(ValueError, match="no queue"):
+        enqueue(session, "reports.build", 1)
+
+
+def test_concurrent_relays_publish_each_row_once(isolated):
+    rows, relays = 60, 4
+    with Session(isolated.engine) as session:
+        for _ in range(rows):
+            enqueue(session, "webhooks.process_delivery", NO_SUCH_DELIVERY)
+        session.commit()
+    barrier = threading.Barrier(relays)
+    published: list[int] = []
+
+    def relay() -> None:
+        with Session(isolated.engine) as session:
+            barrier.wait(timeout=30)
+            while count := relay_batch(session, batch=7):
+                published.append(count)
+
+    threads = [threading.Thread(target=relay) for _ in range(relays)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sum(published) == rows
+    with isolated.engine.connect() as connection:
+        counts = connection.execute(text("SELECT dispatch_count FROM outbox WHERE dispatched_at IS NOT NULL")).scalars()
+        assert sorted(counts) == [1] * rows
+
+
+@pytest.mark.e2e
 def test_committed_but_unpublished_work_is_swept_and_processed(isolated, monkeypatch):
     domain = f"crash-{uuid.uuid4().hex[:10]}.myshopify.com"
     payload = order_payload(financial_status="pending")
