@@ -61,7 +61,7 @@ def _post_order(client: httpx.Client, url: str, body: dict) -> str | None:
     return None if response.status_code == 201 else f"{response.status_code}: {response.text[:200]}"
 
 
-def simulate_orders(*, orders: int, rate: float, shop_domain: str, seed: int | None) -> str:
+def simulate_orders(*, orders: int, rate: float, shop_domain: str, seed: int | None = None) -> str:
     if orders < 1 or rate <= 0:
         raise SimulationError("orders must be at least 1 and rate above 0")
     base = get_settings().public_base

@@ -266,6 +266,46 @@ def test_idempotent_fulfillment_create_returns_the_first_result(live_server):
     assert listed["count"] == 1
 
 
+def test_tracking_updates_and_carrier_events_on_a_fulfillment(live_server, receiver):
+    store = Store(live_server, receiver.url)
+    order = store.order(paid=False)["order"]
+    node = store.graphql(ORDER_QUERY, {"id": order["admin_graphql_api_id"]}).json()["data"]["order"]
+    fulfillment_id = store.fulfil(node["fulfillmentOrders"]["nodes"][0]["id"])["data"]["fulfillmentCreate"][
+        "fulfillment"]["id"]
+    receiver.wait_for(4)
+    update = """mutation($id: ID!, $tracking: FulfillmentTrackingInput!) {
+      fulfillmentTrackingInfoUpdate(fulfillmentId: $id, trackingInfoInput: $tracking, notifyCustomer: true) {
+        fulfillment { id trackingInfo { company number url } } userErrors { field message } } }"""
+    tracking = {"company": "China Post", "number": "LX473124829CN", "url": "https://t.17track.net/en#nums=LX473124829CN"}
+    updated = store.graphql(update, {"id": fulfillment_id, "tracking": tracking}).json()["data"]
+    assert updated["fulfillmentTrackingInfoUpdate"] == {
+        "fulfillment": {"id": fulfillment_id, "trackingInfo": [tracking]}, "userErrors": []}
+    missing = store.graphql(update, {"id": "gid://shopify/Fulfillment/1", "tracking": tracking}).json()["data"]
+    assert missing["fulfillmentTrackingInfoUpdate"]["userErrors"][0]["message"] == "Fulfillment does not exist."
+
+    create_event = """mutation($event: FulfillmentEventInput!) { fulfillmentEventCreate(fulfillmentEvent: $event) {
+      fulfillmentEvent { id status happenedAt city } userErrors { field message } } }"""
+    event = store.graphql(create_event, {"event": {"fulfillmentId": fulfillment_id, "status": "DELIVERED",
+                                                   "happenedAt": "2026-11-20T10:00:00Z", "city": "Lyon"}}).json()
+    created = event["data"]["fulfillmentEventCreate"]
+    assert created["userErrors"] == [] and created["fulfillmentEvent"]["status"] == "DELIVERED"
+    assert created["fulfillmentEvent"]["city"] == "Lyon"
+    query = """query($id: ID!) { order(id: $id) { fulfillments(first: 5) { displayStatus
+      events(first: 10) { nodes { status happenedAt } } } } }"""
+    (fulfillment,) = store.graphql(query, {"id": order["admin_graphql_api_id"]}).json()["data"]["order"]["fulfillments"]
+    assert fulfillment == {"displayStatus": "DELIVERED",
+                           "events": {"nodes": [{"status": "DELIVERED", "happenedAt": "2026-11-20T10:00:00Z"}]}}
+    listed = httpx.get(f"{live_server}/sandbox/shopify/_control/fulfillments", params={"shop": store.domain}).json()
+    assert listed["fulfillments"][0]["shipment_status"] == "delivered"
+    assert listed["fulfillments"][0]["tracking_number"] == "LX473124829CN"
+
+    received = receiver.wait_for(7)[4:]
+    assert sorted(r.header("X-Shopify-Topic") for r in received) == [
+        "fulfillment_events/create", "fulfillments/update", "fulfillments/update"]
+    (scan,) = [json.loads(r.body) for r in received if r.header("X-Shopify-Topic") == "fulfillment_events/create"]
+    assert scan["status"] == "delivered" and scan["order_id"] == order["id"]
+
+
 def test_concurrent_fulfillments_of_one_fulfillment_order_make_exactly_one(live_server):
     store = Store(live_server)
     order = store.order()["order"]

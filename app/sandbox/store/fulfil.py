@@ -125,7 +125,7 @@ def create(
         if errors:
             return {"user_errors": errors}
         fulfillment = _apply(document, plan, fulfillment_id, fulfillment_input)
-        also = [lambda p: p.rpush(state.k("shop", shop["domain"], "fulfillments"), json.dumps(fulfillment))]
+        also = [lambda p: state.index_fulfillment(p, shop["domain"], fulfillment_id, order_id)]
         if idem_key:
             also.append(lambda p: p.set(idem_key, json.dumps({"fulfillment_id": fulfillment_id}), ex=IDEMPOTENCY_TTL))
         return {"write": True, "fulfillment": fulfillment, "also": also}

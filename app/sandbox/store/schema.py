@@ -12,121 +12,8 @@ from typing import Any
 from graphql import GraphQLError, GraphQLResolveInfo, build_schema
 from graphql.execution.values import get_directive_values
 
-from app.sandbox.store import fulfil, state
-
-SDL = """
-schema { query: QueryRoot mutation: Mutation }
-
-"Makes a mutation safe to retry: a repeat with the same key returns the first result."
-directive @idempotent(key: String!) on FIELD
-
-scalar DateTime
-scalar URL
-scalar UnsignedInt64
-
-enum OrderDisplayFinancialStatus { PENDING AUTHORIZED PARTIALLY_PAID PARTIALLY_REFUNDED VOIDED PAID REFUNDED EXPIRED }
-enum OrderDisplayFulfillmentStatus { UNFULFILLED PARTIALLY_FULFILLED FULFILLED RESTOCKED PENDING_FULFILLMENT OPEN IN_PROGRESS ON_HOLD SCHEDULED REQUEST_DECLINED }
-enum FulfillmentOrderStatus { OPEN IN_PROGRESS CANCELLED INCOMPLETE CLOSED SCHEDULED ON_HOLD }
-enum FulfillmentOrderRequestStatus { UNSUBMITTED SUBMITTED ACCEPTED REJECTED CANCELLATION_REQUESTED CANCELLATION_ACCEPTED CANCELLATION_REJECTED CLOSED }
-enum FulfillmentStatus { SUCCESS CANCELLED ERROR FAILURE OPEN PENDING }
-enum FulfillmentDisplayStatus { FULFILLED CANCELED ATTEMPTED_DELIVERY DELIVERED IN_TRANSIT OUT_FOR_DELIVERY }
-
-type QueryRoot {
-  shop: Shop!
-  order(id: ID!): Order
-  fulfillmentOrder(id: ID!): FulfillmentOrder
-}
-
-type Mutation {
-  fulfillmentCreate(fulfillment: FulfillmentInput!, message: String): FulfillmentCreatePayload
-}
-
-type Shop { id: ID! name: String! myshopifyDomain: String! currencyCode: String! }
-
-type PageInfo { hasNextPage: Boolean! hasPreviousPage: Boolean! startCursor: String endCursor: String }
-
-type Order {
-  id: ID!
-  legacyResourceId: UnsignedInt64!
-  name: String!
-  email: String
-  createdAt: DateTime!
-  updatedAt: DateTime!
-  cancelledAt: DateTime
-  closed: Boolean!
-  displayFinancialStatus: OrderDisplayFinancialStatus
-  displayFulfillmentStatus: OrderDisplayFulfillmentStatus!
-  lineItems(first: Int, last: Int, after: String, before: String, reverse: Boolean): LineItemConnection!
-  fulfillmentOrders(first: Int, last: Int, after: String, before: String, reverse: Boolean, displayable: Boolean, query: String): FulfillmentOrderConnection!
-  fulfillments(first: Int): [Fulfillment!]!
-}
-
-type LineItem {
-  id: ID!
-  name: String!
-  title: String!
-  sku: String
-  variantTitle: String
-  quantity: Int!
-  currentQuantity: Int!
-  unfulfilledQuantity: Int!
-}
-type LineItemEdge { cursor: String! node: LineItem! }
-type LineItemConnection { nodes: [LineItem!]! edges: [LineItemEdge!]! pageInfo: PageInfo! }
-
-type FulfillmentOrder {
-  id: ID!
-  status: FulfillmentOrderStatus!
-  requestStatus: FulfillmentOrderRequestStatus!
-  createdAt: DateTime!
-  updatedAt: DateTime!
-  orderId: ID!
-  orderName: String!
-  order: Order!
-  lineItems(first: Int, last: Int, after: String, before: String, reverse: Boolean): FulfillmentOrderLineItemConnection!
-}
-type FulfillmentOrderEdge { cursor: String! node: FulfillmentOrder! }
-type FulfillmentOrderConnection { nodes: [FulfillmentOrder!]! edges: [FulfillmentOrderEdge!]! pageInfo: PageInfo! }
-
-type FulfillmentOrderLineItem {
-  id: ID!
-  remainingQuantity: Int!
-  totalQuantity: Int!
-  sku: String
-  productTitle: String!
-  variantTitle: String
-  lineItem: LineItem!
-}
-type FulfillmentOrderLineItemEdge { cursor: String! node: FulfillmentOrderLineItem! }
-type FulfillmentOrderLineItemConnection { nodes: [FulfillmentOrderLineItem!]! edges: [FulfillmentOrderLineItemEdge!]! pageInfo: PageInfo! }
-
-type Fulfillment {
-  id: ID!
-  legacyResourceId: UnsignedInt64!
-  name: String!
-  status: FulfillmentStatus!
-  displayStatus: FulfillmentDisplayStatus
-  createdAt: DateTime!
-  updatedAt: DateTime!
-  trackingInfo(first: Int): [FulfillmentTrackingInfo!]!
-  order: Order!
-}
-type FulfillmentTrackingInfo { company: String number: String url: URL }
-
-type UserError { field: [String!] message: String! }
-type FulfillmentCreatePayload { fulfillment: Fulfillment userErrors: [UserError!]! }
-
-input FulfillmentInput {
-  lineItemsByFulfillmentOrder: [FulfillmentOrderLineItemsInput!]!
-  notifyCustomer: Boolean = false
-  trackingInfo: FulfillmentTrackingInput
-  originAddress: FulfillmentOriginAddressInput
-}
-input FulfillmentOrderLineItemsInput { fulfillmentOrderId: ID! fulfillmentOrderLineItems: [FulfillmentOrderLineItemInput!] }
-input FulfillmentOrderLineItemInput { id: ID! quantity: Int! }
-input FulfillmentTrackingInput { company: String number: String url: URL numbers: [String!] urls: [URL!] }
-input FulfillmentOriginAddressInput { address1: String address2: String city: String countryCode: String! provinceCode: String zip: String }
-"""
+from app.sandbox.store import events, fulfil, state
+from app.sandbox.store.sdl import SDL
 
 SCHEMA = build_schema(SDL)
 MAX_PAGE = 250
@@ -199,18 +86,30 @@ def _fulfillment_order(document: dict[str, Any], fulfillment_order: dict[str, An
     }
 
 
+def _event(event: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": event["admin_graphql_api_id"], "status": event["status"].upper(), "happenedAt": event["happened_at"],
+        "createdAt": event["created_at"], "message": event["message"],
+        "estimatedDeliveryAt": event["estimated_delivery_at"],
+        **{key: event[key] for key in ("city", "province", "country", "zip", "address1")},
+    }
+
+
 def _fulfillment(document: dict[str, Any], fulfillment: dict[str, Any]) -> dict[str, Any]:
     urls = fulfillment["tracking_urls"]
     tracking = [
         {"company": fulfillment["tracking_company"], "number": number, "url": urls[i] if i < len(urls) else None}
         for i, number in enumerate(fulfillment["tracking_numbers"])
     ]
+    scans = [_event(e) for e in events.events_of(document, fulfillment["id"])]
+    display = (fulfillment.get("shipment_status") or "fulfilled").upper()
     return {
         "id": fulfillment["admin_graphql_api_id"],
         "legacyResourceId": str(fulfillment["id"]),
         "name": fulfillment["name"],
         "status": fulfillment["status"].upper(),
-        "displayStatus": "FULFILLED" if fulfillment["status"] == "success" else "CANCELED",
+        "displayStatus": display if fulfillment["status"] == "success" else "CANCELED",
+        "events": lambda info, **args: _connection(scans, **args),
         "createdAt": fulfillment["created_at"],
         "updatedAt": fulfillment["updated_at"],
         "trackingInfo": lambda info, first=None: tracking[:first] if first else tracking,
@@ -292,9 +191,28 @@ def _resolve_fulfillment_create(info: GraphQLResolveInfo, fulfillment: dict[str,
     }
 
 
+def _resolve_tracking_update(info: GraphQLResolveInfo, fulfillmentId: str,  # noqa: N803 - GraphQL names
+                             trackingInfoInput: dict[str, Any], notifyCustomer: bool | None = None) -> dict:  # noqa: N803
+    outcome = events.update_tracking(_shop(info), fulfillmentId, trackingInfoInput, notifyCustomer)
+    info.context["deliveries"].extend(outcome["deliveries"])
+    fulfillment = outcome["result"]
+    document = state.get_order(fulfillment["order_id"]) if fulfillment else None
+    return {"fulfillment": _fulfillment(document, fulfillment) if document else None,
+            "userErrors": outcome["user_errors"]}
+
+
+def _resolve_event_create(info: GraphQLResolveInfo, fulfillmentEvent: dict[str, Any]) -> dict:  # noqa: N803
+    outcome = events.create_event(_shop(info), fulfillmentEvent)
+    info.context["deliveries"].extend(outcome["deliveries"])
+    event = outcome["result"]
+    return {"fulfillmentEvent": _event(event) if event else None, "userErrors": outcome["user_errors"]}
+
+
 ROOT = {
     "shop": _resolve_shop,
     "order": _resolve_order,
     "fulfillmentOrder": _resolve_fulfillment_order,
     "fulfillmentCreate": _resolve_fulfillment_create,
+    "fulfillmentTrackingInfoUpdate": _resolve_tracking_update,
+    "fulfillmentEventCreate": _resolve_event_create,
 }

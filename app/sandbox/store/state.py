@@ -109,8 +109,29 @@ def order_id_for_fulfillment_order(fulfillment_order_id: int) -> int | None:
     return int(raw) if raw else None
 
 
+def order_id_for_fulfillment(fulfillment_id: int) -> int | None:
+    raw = get_redis().hget(k("fulfillments"), fulfillment_id)
+    return int(raw) if raw else None
+
+
+def index_fulfillment(pipe: redis.client.Pipeline, domain: str, fulfillment_id: int, order_id: int) -> None:
+    """Queue the writes that make a new fulfilment findable by id and listable per shop."""
+    pipe.hset(k("fulfillments"), fulfillment_id, order_id)
+    pipe.rpush(k("shop", domain, "fulfillments"), json.dumps({"id": fulfillment_id, "order_id": order_id}))
+
+
 def list_fulfillments(domain: str) -> list[dict[str, Any]]:
-    return [json.loads(raw) for raw in get_redis().lrange(k("shop", domain, "fulfillments"), -LIST_LIMIT, -1)]
+    """The shop's fulfilments, oldest first, as they are now (read from their orders)."""
+    client = get_redis()
+    refs = [json.loads(raw) for raw in client.lrange(k("shop", domain, "fulfillments"), -LIST_LIMIT, -1)]
+    order_ids = list(dict.fromkeys(ref["order_id"] for ref in refs))
+    documents = client.mget([order_key(i) for i in order_ids]) if order_ids else []
+    by_id = {
+        fulfillment["id"]: fulfillment
+        for raw in documents if raw
+        for fulfillment in json.loads(raw)["order"]["fulfillments"]
+    }
+    return [by_id[ref["id"]] for ref in refs if ref["id"] in by_id]
 
 
 def list_orders(domain: str) -> list[dict[str, Any]]:

@@ -8,60 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Annotated, Any
+from typing import Any
 
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from app.config import get_settings
 from app.sandbox import delivery
 from app.sandbox.signing import check_signature
 from app.sandbox.supplier import lifecycle, state
+from app.sandbox.supplier.schemas import BehaviourIn, OrderIn
 
 router = APIRouter()
-
-Text = Annotated[str, Field(min_length=1, max_length=255)]
-
-
-class Line(BaseModel):
-    sku: str | None = Field(default=None, max_length=255)
-    title: Text
-    quantity: int = Field(ge=1, le=10000)
-
-
-class ShipTo(BaseModel):
-    name: Text
-    address1: Text
-    address2: str | None = None
-    city: Text
-    province_code: str | None = None
-    zip: str | None = None
-    country_code: str = Field(pattern=r"^[A-Za-z]{2}$")
-    phone: str | None = None
-
-
-class OrderIn(BaseModel):
-    reference: Text
-    shop: Text
-    lines: list[Line] = Field(min_length=1, max_length=250)
-    ship_to: ShipTo
-    callback_url: str = Field(pattern=r"^https?://", max_length=2000)
-
-
-class BehaviourIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    latency_ms: int | None = Field(default=None, ge=0, le=120000)
-    fail_next: int | None = Field(default=None, ge=0)
-    hang_next: int | None = Field(default=None, ge=0)
-    hang_ms: int | None = Field(default=None, ge=0, le=600000)
-    out_of_stock: list[str] | None = None
-    confirm_after_s: float | None = Field(default=None, ge=0)
-    ship_after_s: float | None = Field(default=None, ge=0)
-    auto_advance: bool | None = None
-
 
 def _error(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": message, **extra}, status_code=status)
