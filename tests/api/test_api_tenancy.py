@@ -18,6 +18,10 @@ from app.orders.service import apply_snapshot
 from app.shops.models import Shop
 from tests.factories import order_payload, session_token
 
+# The test app secret is short on purpose (it is not a real secret); PyJWT warns about it.
+pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+
+
 # Every merchant route and how this file exercises it. A new /api or /admin route fails
 # test_every_merchant_route_is_covered until a tenant-isolation case is added for it here.
 COVERED_ROUTES = {("GET", "/api/orders"), ("GET", "/admin"), ("GET", "/admin/orders/{order_id}")}

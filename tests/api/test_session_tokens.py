@@ -12,6 +12,9 @@ from app.orders.service import apply_snapshot
 from app.shops.service import uninstall
 from tests.factories import API_KEY, API_SECRET, order_payload, session_token
 
+# The test app secret is short on purpose (it is not a real secret); PyJWT warns about it.
+pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+
 
 @pytest.fixture
 def order(db, shop):
