@@ -1,7 +1,22 @@
-"""The sandbox: emulated store, suppliers and mail server speaking their real protocols.
+"""The sandbox: emulated store, suppliers, carriers and mail server speaking their real protocols.
 
 A separate ASGI app, mounted at /sandbox when settings.sandbox is on. Production code reaches it
 only through configuration (admin base URL, supplier API URL, SMTP host and port).
+
+Store (Shopify), under /sandbox/shopify:
+  POST /{shop}/admin/api/{version}/graphql.json   Admin GraphQL (X-Shopify-Access-Token)
+  GET  /{shop}/admin                               emulated admin: redirect with a fresh id_token
+  POST /_control/shops {domain, access_token, name?, currency?, webhook_url?}
+  POST /_control/shops/{domain}/uninstall          revokes the token, sends app/uninstalled
+  POST /_control/orders {shop, order, paid}        sends orders/create (+ orders/paid)
+  GET  /_control/orders?shop=   GET /_control/orders/{id}   GET /_control/fulfillments?shop=
+  POST /_control/orders/{id}/pay   POST /_control/orders/{id}/cancel {reason?}
+  POST /_control/throttle {shop, currently_available?, maximum_available?, restore_rate?, reset?}
+  Control calls that cause webhooks answer after each webhook's first attempt; retries follow
+  from the runner. Webhooks of a GraphQL mutation are sent just after its answer.
+Generic supplier (protocol A), under /sandbox/supplier: /orders..., /_control/{orders,behaviour,reset},
+  /_control/orders/{id}/advance. Mail: GET|DELETE /sandbox/mail?to=. Outbound attempts:
+  GET /sandbox/_control/deliveries. AliExpress, CJ and carriers: see their modules.
 """
 
 from __future__ import annotations

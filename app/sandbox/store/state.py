@@ -17,6 +17,8 @@ from app.db import utcnow
 from app.redis import get_redis, key
 
 LIST_LIMIT = 1000
+# A long-running demo must not fill Redis; a month is longer than any order's life here.
+ORDER_TTL = 30 * 24 * 3600
 
 
 class UnknownShop(Exception):
@@ -92,7 +94,7 @@ def revoke_token(domain: str) -> dict[str, Any] | None:
 def save_new_order(domain: str, document: dict[str, Any]) -> None:
     order_id = document["order"]["id"]
     pipe = get_redis().pipeline(transaction=True)
-    pipe.set(order_key(order_id), json.dumps(document))
+    pipe.set(order_key(order_id), json.dumps(document), ex=ORDER_TTL)
     pipe.rpush(k("shop", domain, "orders"), order_id)
     for fulfillment_order in document["fulfillment_orders"]:
         pipe.hset(k("fulfillment_orders"), fulfillment_order["id"], order_id)
@@ -166,7 +168,7 @@ def update_order(
                     pipe.unwatch()
                     return result
                 pipe.multi()
-                pipe.set(order_key(order_id), json.dumps(document))
+                pipe.set(order_key(order_id), json.dumps(document), ex=ORDER_TTL)
                 for extra in result.get("also", []):
                     extra(pipe)
                 pipe.execute()

@@ -21,6 +21,8 @@ DEFAULT_BEHAVIOUR: dict[str, Any] = {
     "auto_advance": True,
 }
 LIST_LIMIT = 1000
+# A long-running demo must not fill Redis; a month is longer than any order's life here.
+ORDER_TTL = 30 * 24 * 3600
 
 # Decrement a counter only while it is positive, so concurrent requests each take one unit.
 _TAKE = """
@@ -61,7 +63,7 @@ def create_order(body: dict[str, Any]) -> dict[str, Any]:
         "cancelled_at": None,
     }
     pipe = client.pipeline(transaction=True)
-    pipe.set(_key("order", order_id), json.dumps(order))
+    pipe.set(_key("order", order_id), json.dumps(order), ex=ORDER_TTL)
     pipe.rpush(_key("orders"), order_id)
     pipe.rpush(_key("ref", order["reference"]), order_id)
     pipe.rpush(_key("shop", order["shop"]), order_id)
@@ -109,7 +111,7 @@ def update_order(
                     pipe.unwatch()
                     return order, False
                 pipe.multi()
-                pipe.set(order_key, json.dumps(order))
+                pipe.set(order_key, json.dumps(order), ex=ORDER_TTL)
                 pipe.execute()
                 return order, True
             except redis.WatchError:
