@@ -12,6 +12,7 @@ import redis.exceptions
 import sqlalchemy.exc
 import typer
 
+import app.models  # noqa: F401 - every mapper configured before a command opens a session
 from app.config import ConfigError, get_settings
 
 cli = typer.Typer(help="Dropguard: fewer refunds and chargebacks, with proof of everything.", no_args_is_help=True)
