@@ -104,13 +104,12 @@ def _fail(session: Session, shop: Shop, shipment: Shipment, reason: str, data: d
 
 
 def _begin(session: Session, shipment_id: int) -> _Attempt | str:
-    shipment = session.get(Shipment, shipment_id, with_for_update=True)
+    order, shipment = locks.lock_with_order(session, Shipment, shipment_id)
     if shipment is None:
         return "missing"
     if shipment.store_status != "pending":
         return shipment.store_status
     shop = session.get(Shop, shipment.shop_id)
-    order = session.get(Order, shipment.order_id)
     if not shop.is_installed or shop.access_token_encrypted is None:
         return _fail(session, shop, shipment, "the shop is not installed", {"store_called": False})
     if order.status == "cancelled":
@@ -176,7 +175,7 @@ def _call(attempt: _Attempt, transport: httpx.BaseTransport | None) -> _Result:
 
 
 def _finish(session: Session, attempt: _Attempt, result: _Result) -> str:
-    shipment = session.get(Shipment, attempt.shipment_id, with_for_update=True)
+    _, shipment = locks.lock_with_order(session, Shipment, attempt.shipment_id)
     shop = session.get(Shop, shipment.shop_id)
     calls = [call.as_data() for call in result.calls]
     if result.kind in ("pushed", "found"):

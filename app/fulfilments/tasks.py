@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import random
 
+from sqlalchemy.exc import OperationalError
+
 from app.fulfilments import service
 from app.fulfilments.client import StoreTemporaryError
 from app.worker import celery_app
 
 
 # Retries are bounded by the shipment's store_attempts (service.MAX_ATTEMPTS): waiting for another
-# task's lock is not an attempt and must not use up the budget.
+# task's lock is not an attempt and must not use up the budget. Database errors are retried too:
+# every push reads the order's fulfilments first, so an unrecorded success is adopted.
 @celery_app.task(
     name="fulfilments.push_to_store",
     bind=True,
-    autoretry_for=(StoreTemporaryError,),
+    autoretry_for=(StoreTemporaryError, OperationalError),
     retry_backoff=True,
     retry_backoff_max=60,
     retry_jitter=True,

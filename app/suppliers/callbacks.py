@@ -23,6 +23,7 @@ from app.notifications import service as notifications
 from app.orders.models import Order
 from app.outbox.service import enqueue
 from app.shops.models import Shop
+from app.suppliers import locks
 from app.suppliers.models import SupplierOrder
 from app.suppliers.service import advance_order, record_event
 from app.webhooks.models import WebhookDelivery
@@ -87,6 +88,10 @@ def record_callback(session: Session, payload: dict[str, Any], body: bytes) -> C
     domain = shop.domain if shop else (claimed if is_shop_domain(claimed) else "unknown")
     status = "queued" if so else "unknown_order"
     occurred_at = _time(payload.get("occurred_at"))
+    if so is not None:
+        # The ledger's foreign-key check would lock the order after the chain head; taking it
+        # first (shared, cheap) keeps the lock order of every other writer.
+        session.execute(select(Order.id).where(Order.id == so.order_id).with_for_update(key_share=True))
     delivery_id = session.scalar(
         insert(WebhookDelivery)
         .values(
@@ -187,9 +192,7 @@ def apply(session: Session, delivery: WebhookDelivery) -> str:
     found = session.scalar(select(SupplierOrder).where(SupplierOrder.idempotency_key == data.get("reference")))
     if handler is None or found is None:
         return "ignored"
-    # Order first, then its supplier order: the lock order every writer of both follows.
-    order = session.get(Order, found.order_id, with_for_update=True)
-    so = session.get(SupplierOrder, found.id, with_for_update=True, populate_existing=True)
+    order, so = locks.lock_with_order(session, SupplierOrder, found.id)
     shop = session.get(Shop, so.shop_id)
     at = _time(delivery.payload.get("occurred_at")) or delivery.received_at or utcnow()
     return handler(session, shop, order, so, data, at)

@@ -73,7 +73,7 @@ def cancel_at_supplier(supplier_order_id: int, *, transport: httpx.BaseTransport
 
 
 def _finish(session, supplier_order_id: int, outcome: _Outcome) -> str:
-    so = session.get(SupplierOrder, supplier_order_id, with_for_update=True)
+    _, so = locks.lock_with_order(session, SupplierOrder, supplier_order_id)
     shop = session.get(Shop, so.shop_id)
     calls = [call.as_data() for call in outcome.calls]
     if so.status != "cancelling":  # the supplier's own callback got here first
@@ -101,7 +101,7 @@ def _finish(session, supplier_order_id: int, outcome: _Outcome) -> str:
 def give_up_cancel(supplier_order_id: int, error: str) -> None:
     """The last retry failed too: recorded, left for a person to follow up."""
     with session_scope() as session:
-        so = session.get(SupplierOrder, supplier_order_id, with_for_update=True)
+        _, so = locks.lock_with_order(session, SupplierOrder, supplier_order_id)
         if so is None or so.status != "cancelling":
             return
         shop = session.get(Shop, so.shop_id)

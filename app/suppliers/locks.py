@@ -9,10 +9,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from app.db import get_engine
+from app.orders.models import Order
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -44,3 +49,18 @@ def advisory_lock(namespace: int, object_id: int) -> Iterator[bool]:
             connection.invalidate()
         finally:
             connection.close()
+
+
+def lock_with_order(session: Session, model: type[T], object_id: int) -> tuple[Order | None, T | None]:
+    """Lock a row that belongs to an order, taking the order's row lock first.
+
+    Appending evidence for an order locks the shop's ledger head and then (foreign key check) the
+    order row. A transaction that already holds the order (webhook processing does) and then
+    appends would wait on us in a cycle if we took the ledger head first; locking the order
+    before anything else is the one order every writer of both follows.
+    """
+    row = session.get(model, object_id)
+    if row is None:
+        return None, None
+    order = session.get(Order, row.order_id, with_for_update=True)
+    return order, session.get(model, object_id, with_for_update=True, populate_existing=True)

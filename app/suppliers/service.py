@@ -190,12 +190,11 @@ def _fail(session: Session, shop: Shop, so: SupplierOrder, reason: str, data: di
 
 
 def _begin_attempt(session: Session, supplier_order_id: int) -> Attempt | str:
-    so = session.get(SupplierOrder, supplier_order_id, with_for_update=True)
+    order, so = locks.lock_with_order(session, SupplierOrder, supplier_order_id)
     if so is None:
         return "missing"
     if so.status != "pending":
         return so.status
-    order = session.get(Order, so.order_id)
     shop = session.get(Shop, so.shop_id)
     if order.status == "cancelled":
         so.status = "cancelled"
@@ -257,9 +256,7 @@ def _time(value: Any) -> datetime | None:
 
 
 def _finish(session: Session, attempt: Attempt, result: Result) -> str:
-    # Order before supplier order: the same lock order as webhook processing and callbacks.
-    order = session.get(Order, attempt.order_id, with_for_update=True)
-    so = session.get(SupplierOrder, attempt.supplier_order_id, with_for_update=True)
+    order, so = locks.lock_with_order(session, SupplierOrder, attempt.supplier_order_id)
     shop = session.get(Shop, so.shop_id)
     calls = [call.as_data() for call in result.calls]
     if result.kind in ("placed", "found"):

@@ -6,6 +6,7 @@ import logging
 import random
 
 from sqlalchemy import select
+from sqlalchemy.exc import DataError, OperationalError
 
 from app.db import session_scope, utcnow
 from app.errors import AppError
@@ -18,8 +19,10 @@ log = logging.getLogger(__name__)
 
 # Retries are bounded by the supplier order's attempts (service.MAX_ATTEMPTS), not by Celery's
 # counter: waiting for another task's lock is not an attempt and must not use up the budget.
+# Deadlocks and lost database connections are retried too: a retry asks the supplier first, so a
+# result that could not be recorded is adopted, not placed again.
 _RETRY = {
-    "autoretry_for": (SupplierTemporaryError,),
+    "autoretry_for": (SupplierTemporaryError, OperationalError),
     "retry_backoff": True,
     "retry_backoff_max": 60,
     "retry_jitter": True,
@@ -53,7 +56,9 @@ def cancel_order(self, supplier_order_id: int) -> str:
         raise
 
 
-@celery_app.task(name="suppliers.process_callback", bind=True, max_retries=8, retry_backoff=True)
+@celery_app.task(
+    name="suppliers.process_callback", bind=True, autoretry_for=(OperationalError,), max_retries=8, retry_backoff=True
+)
 def process_callback(self, delivery_id: int) -> str:
     """Apply one recorded supplier callback. Safe to run twice: only a 'queued' row is applied."""
     with session_scope() as session:
@@ -65,10 +70,12 @@ def process_callback(self, delivery_id: int) -> str:
         try:
             with session.begin_nested():
                 status = callbacks.apply(session, delivery)
-        except AppError as error:
-            # Bad content from the supplier: recorded, acknowledged, never retried into a loop.
-            delivery.status, delivery.error, delivery.processed_at = "failed", error.message, utcnow()
-            log.warning("supplier_callback.unprocessable", extra={"delivery_id": delivery_id, "reason": error.message})
+        except (AppError, DataError) as error:
+            # Bad content from the supplier (DataError: a value the schema cannot hold): recorded,
+            # acknowledged, never retried into a loop.
+            reason = error.message if isinstance(error, AppError) else str(error.orig).splitlines()[0]
+            delivery.status, delivery.error, delivery.processed_at = "failed", reason, utcnow()
+            log.warning("supplier_callback.unprocessable", extra={"delivery_id": delivery_id, "reason": reason})
             return "failed"
         delivery.status, delivery.processed_at = status, utcnow()
         return status

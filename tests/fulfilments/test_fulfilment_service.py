@@ -19,7 +19,7 @@ from app.fulfilments.models import Shipment
 from app.orders.models import Order
 from app.shops.models import Shop
 from app.suppliers import service as suppliers
-from tests.suppliers.helpers import FakeSupplier, events, kinds, paid_order, supplier_orders
+from tests.suppliers.helpers import FakeSupplier, events, kinds, planned
 
 TRACKING = "1Z999AA10123456784"
 
@@ -78,10 +78,7 @@ class FakeStore:
 
 
 def _shipment(db, shop: Shop) -> tuple[Order, Shipment]:
-    order = paid_order(db, shop)
-    suppliers.plan_for_order(db, order)
-    db.commit()
-    (so,) = supplier_orders(order.id)
+    order, so = planned(db, shop)
     suppliers.place(so.id, transport=FakeSupplier().transport())
     with get_sessionmaker()() as session:
         shipment = service.create_shipment(

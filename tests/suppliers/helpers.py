@@ -22,6 +22,7 @@ from app.orders.models import Order
 from app.orders.service import apply_snapshot
 from app.shops.models import Shop
 from app.suppliers.models import SupplierOrder
+from app.suppliers.service import plan_for_order
 from app.suppliers.signing import signed_headers, verify
 from tests.factories import order_payload
 
@@ -32,6 +33,32 @@ def paid_order(session: Session, shop: Shop, **kwargs: Any) -> Order:
     order, _ = apply_snapshot(session, shop, "orders/paid", payload)
     session.commit()
     return order
+
+
+def hold_outbox(session: Session) -> None:
+    """Keep this transaction's outbox rows from reaching a worker (they stay, marked dispatched).
+
+    Unit tests run the tasks' work in-process; a live worker started by an end-to-end test of the
+    same run would otherwise race them for the same rows.
+    """
+    session.flush()
+    # By transaction id, not through the session: flushed objects are only weakly held by it.
+    session.execute(
+        text(
+            "UPDATE outbox SET dispatched_at = now() WHERE dispatched_at IS NULL"
+            " AND xmin::text::bigint = txid_current() % 4294967296"
+        )
+    )
+
+
+def planned(session: Session, shop: Shop, **kwargs: Any) -> tuple[Order, SupplierOrder]:
+    """A paid order with its pending supplier order, whose place task is held back."""
+    order = paid_order(session, shop, **kwargs)
+    plan_for_order(session, order)
+    hold_outbox(session)
+    session.commit()
+    (so,) = supplier_orders(order.id)
+    return order, so
 
 
 def supplier_orders(order_id: int) -> list[SupplierOrder]:

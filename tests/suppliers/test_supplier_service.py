@@ -15,15 +15,20 @@ from app.orders.models import DeliveryAddress, Order
 from app.suppliers import cancellation, locks, service
 from app.suppliers.client import SupplierTemporaryError
 from app.suppliers.models import SupplierOrder
-from tests.suppliers.helpers import FakeSupplier, events, kinds, outbox, paid_order, supplier_orders
+from tests.suppliers.helpers import (
+    FakeSupplier,
+    events,
+    hold_outbox,
+    kinds,
+    outbox,
+    paid_order,
+    planned,
+    supplier_orders,
+)
 
 
 def _planned(db, shop, **kwargs) -> tuple[Order, SupplierOrder]:
-    order = paid_order(db, shop, **kwargs)
-    service.plan_for_order(db, order)
-    db.commit()
-    (so,) = supplier_orders(order.id)
-    return order, so
+    return planned(db, shop, **kwargs)
 
 
 def _status(order_id: int) -> str:
@@ -35,6 +40,7 @@ def test_plan_is_idempotent_and_enqueues_once(db, shop):
     order = paid_order(db, shop)
     service.plan_for_order(db, order)
     service.plan_for_order(db, order)
+    hold_outbox(db)
     db.commit()
     (so,) = supplier_orders(order.id)
     assert so.idempotency_key == f"dg-{shop.id}-{order.id}-{so.supplier_id}"
@@ -159,6 +165,7 @@ def test_order_without_address_fails_without_calling(db, shop):
         session.delete(session.get(DeliveryAddress, payload_order.id))
         session.commit()
     service.plan_for_order(db, payload_order)
+    hold_outbox(db)
     db.commit()
     (so,) = supplier_orders(payload_order.id)
     fake = FakeSupplier()
@@ -169,6 +176,7 @@ def test_order_without_address_fails_without_calling(db, shop):
 def test_cancel_before_sending_needs_no_call(db, shop):
     order, so = _planned(db, shop)
     service.cancel_for_order(db, db.get(Order, order.id))
+    hold_outbox(db)
     db.commit()
     assert supplier_orders(order.id)[0].status == "cancelled"
     assert outbox("suppliers.cancel_order", so.id) == []
@@ -183,6 +191,7 @@ def test_cancel_after_placing_calls_the_supplier(db, shop):
     service.place(so.id, transport=fake.transport())
     db.expire_all()
     service.cancel_for_order(db, db.get(Order, order.id))
+    hold_outbox(db)
     db.commit()
     assert supplier_orders(order.id)[0].status == "cancelling"
     assert len(outbox("suppliers.cancel_order", so.id)) == 1
@@ -203,6 +212,7 @@ def test_cancel_of_an_unanswered_attempt_looks_the_order_up(db, shop):
         service.place(so.id, transport=fake.transport())
     db.expire_all()
     service.cancel_for_order(db, db.get(Order, order.id))
+    hold_outbox(db)
     db.commit()
     assert cancellation.cancel_at_supplier(so.id, transport=fake.transport()) == "cancelled"
     assert fake.orders[0]["status"] == "cancelled"
@@ -218,6 +228,7 @@ def test_cancel_refused_when_already_shipped(db, shop):
     fake.orders[0]["status"] = "shipped"
     db.expire_all()
     service.cancel_for_order(db, db.get(Order, order.id))
+    hold_outbox(db)
     db.commit()
     assert cancellation.cancel_at_supplier(so.id, transport=fake.transport()) == "placed"
     (refused,) = events(shop.domain, "supplier_order.cancel_refused")
