@@ -10,6 +10,8 @@ import uuid
 from pythonjsonlogger.json import JsonFormatter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+_QUIET_LOGGERS = ("httpx", "httpcore", "mail.log")
+
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 
@@ -37,6 +39,10 @@ def configure(level: str = "INFO", json_lines: bool = True) -> None:
     root.setLevel(level.upper())
     logging.getLogger("uvicorn.access").handlers[:] = []
     logging.getLogger("uvicorn.access").propagate = False
+    # Per-request chatter from libraries: httpx logs every URL it calls (query strings included),
+    # aiosmtpd every SMTP command of the sandbox mail catcher.
+    for name in _QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
 
 
 def _valid_request_id(value: bytes) -> str | None:

@@ -112,9 +112,11 @@ def spawn(name: str, argv: list[str], *, width: int = 6) -> Child:
 
 
 def stop_children(children: list[Child], grace: float = STOP_GRACE_SECONDS) -> None:
+    # SIGTERM to each child's main process only: a Celery worker then finishes its running tasks
+    # and stops its own pool (a signal to the whole group would kill tasks mid-way).
     for child in children:
         if child.proc.poll() is None:
-            _signal_group(child.proc, signal.SIGTERM)
+            child.proc.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + grace
     for child in children:
         try:
