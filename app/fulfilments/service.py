@@ -41,18 +41,37 @@ class ShipmentBusy(Exception):
     """Another task is pushing this shipment; try again shortly."""
 
 
-def _record(session: Session, shop: Shop, shipment: Shipment, kind: str, data: dict[str, Any],
-            *, occurred_at: datetime | None = None) -> None:
+def _record(
+    session: Session,
+    shop: Shop,
+    shipment: Shipment,
+    kind: str,
+    data: dict[str, Any],
+    *,
+    occurred_at: datetime | None = None,
+) -> None:
     evidence.record(
-        session, chain=shop.domain, shop_id=shop.id, order_id=shipment.order_id, kind=kind, source="dropguard",
+        session,
+        chain=shop.domain,
+        shop_id=shop.id,
+        order_id=shipment.order_id,
+        kind=kind,
+        source="dropguard",
         occurred_at=occurred_at,
         data={"shipment_id": shipment.id, "tracking_number": shipment.tracking_number, **data},
     )
 
 
 def create_shipment(
-    session: Session, *, shop: Shop, order: Order, supplier_order_id: int, tracking_number: str,
-    carrier: str | None, tracking_url: str | None, shipped_at: datetime,
+    session: Session,
+    *,
+    shop: Shop,
+    order: Order,
+    supplier_order_id: int,
+    tracking_number: str,
+    carrier: str | None,
+    tracking_url: str | None,
+    shipped_at: datetime,
 ) -> Shipment | None:
     """A new shipment for a tracking number, or None when that tracking number is already known."""
     if len(tracking_number) > 64:
@@ -62,9 +81,15 @@ def create_shipment(
     shipment_id = session.scalar(
         insert(Shipment)
         .values(
-            shop_id=shop.id, order_id=order.id, supplier_order_id=supplier_order_id,
-            tracking_number=tracking_number, carrier=(carrier or None) and str(carrier)[:64],
-            tracking_url=tracking_url, status="info_received", store_status="pending", store_attempts=0,
+            shop_id=shop.id,
+            order_id=order.id,
+            supplier_order_id=supplier_order_id,
+            tracking_number=tracking_number,
+            carrier=(carrier or None) and str(carrier)[:64],
+            tracking_url=tracking_url,
+            status="info_received",
+            store_status="pending",
+            store_attempts=0,
             shipped_at=shipped_at,
         )
         .on_conflict_do_nothing(index_elements=["supplier_order_id", "tracking_number"])
@@ -73,9 +98,18 @@ def create_shipment(
     if shipment_id is None:
         return None
     shipment = session.get(Shipment, shipment_id)
-    _record(session, shop, shipment, "shipment.created",
-            {"supplier_order_id": supplier_order_id, "carrier": shipment.carrier,
-             "tracking_url": shipment.tracking_url}, occurred_at=shipped_at)
+    _record(
+        session,
+        shop,
+        shipment,
+        "shipment.created",
+        {
+            "supplier_order_id": supplier_order_id,
+            "carrier": shipment.carrier,
+            "tracking_url": shipment.tracking_url,
+        },
+        occurred_at=shipped_at,
+    )
     return shipment
 
 
@@ -121,8 +155,14 @@ def _begin(session: Session, shipment_id: int) -> _Attempt | str:
         tracking["company"] = shipment.carrier
     if shipment.tracking_url:
         tracking["url"] = shipment.tracking_url
-    return _Attempt(shipment.id, shipment.store_attempts, shop.domain, shops.access_token(shop),
-                    f"gid://shopify/Order/{order.external_id}", tracking)
+    return _Attempt(
+        shipment.id,
+        shipment.store_attempts,
+        shop.domain,
+        shops.access_token(shop),
+        f"gid://shopify/Order/{order.external_id}",
+        tracking,
+    )
 
 
 def _numbers(fulfillment: dict[str, Any]) -> set[str]:
@@ -134,17 +174,22 @@ def _numbers(fulfillment: dict[str, Any]) -> set[str]:
 def _open_orders(order: dict[str, Any]) -> list[dict[str, Any]]:
     nodes = ((order.get("fulfillmentOrders") or {}).get("nodes")) or []
     return [
-        node for node in nodes
+        node
+        for node in nodes
         if node.get("status") in _OPEN_STATUSES
-        and any(int(item.get("remainingQuantity") or 0) > 0 for item in (node.get("lineItems") or {}).get("nodes", []))
+        and any(
+            int(item.get("remainingQuantity") or 0) > 0
+            for item in (node.get("lineItems") or {}).get("nodes", [])
+        )
     ]
 
 
 def _call(attempt: _Attempt, transport: httpx.BaseTransport | None) -> _Result:
     calls: list[Call] = []
     try:
-        with StoreClient(shop_domain=attempt.shop_domain, access_token=attempt.access_token,
-                         transport=transport) as client:
+        with StoreClient(
+            shop_domain=attempt.shop_domain, access_token=attempt.access_token, transport=transport
+        ) as client:
             calls = client.calls
             order = client.graphql(ORDER_QUERY, {"id": attempt.order_gid}).get("order")
             if not order:
@@ -155,17 +200,25 @@ def _call(attempt: _Attempt, transport: httpx.BaseTransport | None) -> _Result:
                     return _Result("found", calls, fulfillment=fulfillment)
             open_orders = _open_orders(order)
             if not open_orders:
-                return _Result("rejected", calls, error="no open fulfillment order (fulfilled or closed in the store)")
-            variables = {"fulfillment": {
-                "lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": node["id"]} for node in open_orders],
-                "trackingInfo": attempt.tracking,
-                # The customer hears from us (the shipped notification), not twice.
-                "notifyCustomer": False,
-            }}
+                return _Result(
+                    "rejected", calls, error="no open fulfillment order (fulfilled or closed in the store)"
+                )
+            variables = {
+                "fulfillment": {
+                    "lineItemsByFulfillmentOrder": [
+                        {"fulfillmentOrderId": node["id"]} for node in open_orders
+                    ],
+                    "trackingInfo": attempt.tracking,
+                    # The customer hears from us (the shipped notification), not twice.
+                    "notifyCustomer": False,
+                }
+            }
             created = client.graphql(FULFILLMENT_CREATE, variables).get("fulfillmentCreate") or {}
             errors = created.get("userErrors") or []
             if errors or not created.get("fulfillment"):
-                message = "; ".join(str(error.get("message")) for error in errors) or "no fulfillment returned"
+                message = (
+                    "; ".join(str(error.get("message")) for error in errors) or "no fulfillment returned"
+                )
                 return _Result("rejected", calls, error=message[:500])
             return _Result("pushed", calls, fulfillment=created["fulfillment"])
     except StoreTemporaryError as error:
@@ -181,23 +234,53 @@ def _finish(session: Session, attempt: _Attempt, result: _Result) -> str:
     if result.kind in ("pushed", "found"):
         fulfillment_id = str(result.fulfillment["id"])
         if result.kind == "found":
-            _record(session, shop, shipment, "fulfilment.found_existing",
-                    {"fulfillment_id": fulfillment_id, "attempt": attempt.number})
+            _record(
+                session,
+                shop,
+                shipment,
+                "fulfilment.found_existing",
+                {"fulfillment_id": fulfillment_id, "attempt": attempt.number},
+            )
         shipment.store_status, shipment.store_fulfillment_id = "pushed", fulfillment_id
         shipment.pushed_at, shipment.last_error = utcnow(), None
-        _record(session, shop, shipment, "fulfilment.pushed",
-                {"fulfillment_id": fulfillment_id, "adopted": result.kind == "found", "carrier": shipment.carrier,
-                 "attempt": attempt.number, "calls": calls})
+        _record(
+            session,
+            shop,
+            shipment,
+            "fulfilment.pushed",
+            {
+                "fulfillment_id": fulfillment_id,
+                "adopted": result.kind == "found",
+                "carrier": shipment.carrier,
+                "attempt": attempt.number,
+                "calls": calls,
+            },
+        )
         return "pushed"
     if result.kind == "rejected":
-        return _fail(session, shop, shipment, result.error or "refused by the store",
-                     {"attempt": attempt.number, "calls": calls})
+        return _fail(
+            session,
+            shop,
+            shipment,
+            result.error or "refused by the store",
+            {"attempt": attempt.number, "calls": calls},
+        )
     shipment.last_error = result.error
-    _record(session, shop, shipment, "fulfilment.call_failed",
-            {"error": result.error, "attempt": attempt.number, "calls": calls})
+    _record(
+        session,
+        shop,
+        shipment,
+        "fulfilment.call_failed",
+        {"error": result.error, "attempt": attempt.number, "calls": calls},
+    )
     if attempt.number >= MAX_ATTEMPTS:
-        return _fail(session, shop, shipment, f"gave up after {attempt.number} attempts: {result.error}",
-                     {"attempt": attempt.number})
+        return _fail(
+            session,
+            shop,
+            shipment,
+            f"gave up after {attempt.number} attempts: {result.error}",
+            {"attempt": attempt.number},
+        )
     return "retry"
 
 

@@ -95,8 +95,14 @@ def record_callback(session: Session, payload: dict[str, Any], body: bytes) -> C
     delivery_id = session.scalar(
         insert(WebhookDelivery)
         .values(
-            source=SOURCE, shop_domain=domain, shop_id=shop.id if shop else None, topic=payload["type"].strip(),
-            event_id=payload["event_id"].strip(), triggered_at=occurred_at, payload=payload, status=status,
+            source=SOURCE,
+            shop_domain=domain,
+            shop_id=shop.id if shop else None,
+            topic=payload["type"].strip(),
+            event_id=payload["event_id"].strip(),
+            triggered_at=occurred_at,
+            payload=payload,
+            status=status,
         )
         .on_conflict_do_nothing(index_elements=["source", "shop_domain", "event_id"])
         .returning(WebhookDelivery.id)
@@ -112,10 +118,15 @@ def record_callback(session: Session, payload: dict[str, Any], body: bytes) -> C
         source="supplier",
         occurred_at=occurred_at,
         data={
-            "type": payload["type"], "event_id": payload["event_id"], "reference": reference,
-            "external_id": order_json.get("id"), "supplier_status": order_json.get("status"),
-            "body_sha256": hashlib.sha256(body).hexdigest(), "body_bytes": len(body),
-            "signature": "verified", "delivery_status": status,
+            "type": payload["type"],
+            "event_id": payload["event_id"],
+            "reference": reference,
+            "external_id": order_json.get("id"),
+            "supplier_status": order_json.get("status"),
+            "body_sha256": hashlib.sha256(body).hexdigest(),
+            "body_bytes": len(body),
+            "signature": "verified",
+            "delivery_status": status,
         },
         webhook_delivery_id=delivery_id,
     )
@@ -126,12 +137,20 @@ def record_callback(session: Session, payload: dict[str, Any], body: bytes) -> C
 
 
 def _not_applied(session: Session, shop: Shop, so: SupplierOrder, kind: str, why: str) -> str:
-    record_event(session, shop, so, "supplier_order.callback_not_applied", {"type": kind, "reason": why},
-                 source="supplier")
+    record_event(
+        session,
+        shop,
+        so,
+        "supplier_order.callback_not_applied",
+        {"type": kind, "reason": why},
+        source="supplier",
+    )
     return "processed"
 
 
-def _confirmed(session: Session, shop: Shop, order: Order, so: SupplierOrder, data: dict, at: datetime) -> str:
+def _confirmed(
+    session: Session, shop: Shop, order: Order, so: SupplierOrder, data: dict, at: datetime
+) -> str:
     so.external_id = so.external_id or str(data.get("id") or "") or None
     if so.status not in ("pending", "placed"):
         if so.status == "cancelling":  # a fact worth keeping: a refused cancel falls back to it
@@ -139,8 +158,15 @@ def _confirmed(session: Session, shop: Shop, order: Order, so: SupplierOrder, da
         return _not_applied(session, shop, so, "order.confirmed", f"supplier order is already {so.status}")
     so.status, so.confirmed_at = "confirmed", at
     advance_order(order, "supplier_ordered")
-    record_event(session, shop, so, "supplier_order.confirmed",
-                 {"external_id": so.external_id, "order_status": order.status}, source="supplier", occurred_at=at)
+    record_event(
+        session,
+        shop,
+        so,
+        "supplier_order.confirmed",
+        {"external_id": so.external_id, "order_status": order.status},
+        source="supplier",
+        occurred_at=at,
+    )
     return "processed"
 
 
@@ -154,15 +180,35 @@ def _shipped(session: Session, shop: Shop, order: Order, so: SupplierOrder, data
     so.external_id = so.external_id or str(data.get("id") or "") or None
     so.status, so.shipped_at = "shipped", so.shipped_at or shipped_at
     shipment = fulfilments.create_shipment(
-        session, shop=shop, order=order, supplier_order_id=so.id, tracking_number=tracking_number,
-        carrier=data.get("carrier"), tracking_url=data.get("tracking_url"), shipped_at=shipped_at,
+        session,
+        shop=shop,
+        order=order,
+        supplier_order_id=so.id,
+        tracking_number=tracking_number,
+        carrier=data.get("carrier"),
+        tracking_url=data.get("tracking_url"),
+        shipped_at=shipped_at,
     )
     if shipment is None:
-        return _not_applied(session, shop, so, "order.shipped", f"tracking number {tracking_number} already known")
+        return _not_applied(
+            session, shop, so, "order.shipped", f"tracking number {tracking_number} already known"
+        )
     moved = advance_order(order, "shipped")
-    record_event(session, shop, so, "supplier_order.shipped",
-                 {"external_id": so.external_id, "previous_status": previous, "shipment_id": shipment.id,
-                  "tracking_number": tracking_number, "order_status": order.status}, source="supplier", occurred_at=at)
+    record_event(
+        session,
+        shop,
+        so,
+        "supplier_order.shipped",
+        {
+            "external_id": so.external_id,
+            "previous_status": previous,
+            "shipment_id": shipment.id,
+            "tracking_number": tracking_number,
+            "order_status": order.status,
+        },
+        source="supplier",
+        occurred_at=at,
+    )
     if order.status == "cancelled":
         return "processed"  # recorded; a cancelled order is not fulfilled in the store nor announced
     enqueue(session, PUSH_TASK, shipment.id)
@@ -171,14 +217,22 @@ def _shipped(session: Session, shop: Shop, order: Order, so: SupplierOrder, data
     return "processed"
 
 
-def _cancelled(session: Session, shop: Shop, order: Order, so: SupplierOrder, data: dict, at: datetime) -> str:
+def _cancelled(
+    session: Session, shop: Shop, order: Order, so: SupplierOrder, data: dict, at: datetime
+) -> str:
     if so.status in ("shipped", "cancelled"):
         return _not_applied(session, shop, so, "order.cancelled", f"supplier order is already {so.status}")
     previous, so.status = so.status, "cancelled"
     so.external_id = so.external_id or str(data.get("id") or "") or None
-    record_event(session, shop, so, "supplier_order.cancelled",
-                 {"by": "supplier", "previous_status": previous, "external_id": so.external_id},
-                 source="supplier", occurred_at=at)
+    record_event(
+        session,
+        shop,
+        so,
+        "supplier_order.cancelled",
+        {"by": "supplier", "previous_status": previous, "external_id": so.external_id},
+        source="supplier",
+        occurred_at=at,
+    )
     return "processed"
 
 
@@ -189,7 +243,9 @@ def apply(session: Session, delivery: WebhookDelivery) -> str:
     """Apply one recorded callback; returns the delivery's new status (processed | ignored)."""
     handler = _HANDLERS.get(delivery.topic)
     data = delivery.payload.get("order") or {}
-    found = session.scalar(select(SupplierOrder).where(SupplierOrder.idempotency_key == data.get("reference")))
+    found = session.scalar(
+        select(SupplierOrder).where(SupplierOrder.idempotency_key == data.get("reference"))
+    )
     if handler is None or found is None:
         return "ignored"
     order, so = locks.lock_with_order(session, SupplierOrder, found.id)

@@ -27,8 +27,9 @@ class _Outcome:
     error: str | None = None
 
 
-def _cancel_calls(supplier: Supplier, external_id: str | None, reference: str,
-                  transport: httpx.BaseTransport | None) -> _Outcome:
+def _cancel_calls(
+    supplier: Supplier, external_id: str | None, reference: str, transport: httpx.BaseTransport | None
+) -> _Outcome:
     outcome = _Outcome()
     try:
         with client_for(supplier, transport=transport) as client:
@@ -37,7 +38,9 @@ def _cancel_calls(supplier: Supplier, external_id: str | None, reference: str,
                 targets = [external_id]
             else:
                 # Sent but never answered: whatever the supplier holds under our reference.
-                found = [order for order in client.find_orders(reference) if order.get("status") != "cancelled"]
+                found = [
+                    order for order in client.find_orders(reference) if order.get("status") != "cancelled"
+                ]
                 targets = [str(order["id"]) for order in found]
                 outcome.adopted = targets[0] if targets else None
             for target in targets:
@@ -83,18 +86,30 @@ def _finish(session, supplier_order_id: int, outcome: _Outcome) -> str:
         so.external_id = outcome.adopted
     if outcome.error:
         so.last_error = outcome.error
-        record_event(session, shop, so, "supplier_order.cancel_call_failed", {"error": outcome.error, "calls": calls})
+        record_event(
+            session, shop, so, "supplier_order.cancel_call_failed", {"error": outcome.error, "calls": calls}
+        )
         return so.status
     if outcome.refused:
         reason = "; ".join(f"{target}: {message}" for target, message in outcome.refused)
         # The supplier keeps the order (usually: already shipped); its callbacks carry it on.
         so.status, so.last_error = ("confirmed" if so.confirmed_at else "placed"), reason
-        record_event(session, shop, so, "supplier_order.cancel_refused",
-                {"reason": reason, "external_id": so.external_id, "calls": calls})
+        record_event(
+            session,
+            shop,
+            so,
+            "supplier_order.cancel_refused",
+            {"reason": reason, "external_id": so.external_id, "calls": calls},
+        )
         return so.status
     so.status, so.last_error = "cancelled", None
-    record_event(session, shop, so, "supplier_order.cancelled",
-            {"supplier_called": True, "external_ids": outcome.cancelled, "calls": calls})
+    record_event(
+        session,
+        shop,
+        so,
+        "supplier_order.cancelled",
+        {"supplier_called": True, "external_ids": outcome.cancelled, "calls": calls},
+    )
     return "cancelled"
 
 

@@ -120,7 +120,9 @@ class GenericSupplierClient:
         if not isinstance(answer, dict):
             # A 2xx we cannot read may still have been applied: treat it like a lost answer.
             call.error = "unreadable answer"
-            raise SupplierTemporaryError(f"{method} {path}: HTTP {response.status_code} with an unreadable body")
+            raise SupplierTemporaryError(
+                f"{method} {path}: HTTP {response.status_code} with an unreadable body"
+            )
         return answer
 
     def create_order(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -57,7 +57,10 @@ async def generic_supplier_callback(request: Request) -> JSONResponse:
     try:
         body = await _read_body(request, settings.webhook_max_bytes)
         problem = verify(
-            body, request.headers.get("x-timestamp"), request.headers.get("x-signature"), settings.supplier_api_secret
+            body,
+            request.headers.get("x-timestamp"),
+            request.headers.get("x-signature"),
+            settings.supplier_api_secret,
         )
         if problem:
             # Nothing is stored for an unauthenticated request: a counter and a log line only.
@@ -67,7 +70,9 @@ async def generic_supplier_callback(request: Request) -> JSONResponse:
         label = _label(payload["type"])
     except _Rejected as rejected:
         WEBHOOKS.labels("supplier", label, rejected.outcome).inc()
-        return JSONResponse({"error": rejected.outcome, "detail": rejected.detail}, status_code=rejected.status)
+        return JSONResponse(
+            {"error": rejected.outcome, "detail": rejected.detail}, status_code=rejected.status
+        )
     result = await run_in_threadpool(_record, payload, body)
     WEBHOOKS.labels("supplier", label, result.status).inc()
     return JSONResponse({"status": result.status, "delivery_id": result.delivery_id})

@@ -44,7 +44,10 @@ def reference_for(shop_id: int, order_id: int, supplier_id: int) -> str:
 
 def default_supplier(session: Session, shop_id: int) -> Supplier | None:
     return session.scalar(
-        select(Supplier).where(Supplier.shop_id == shop_id, Supplier.is_default).order_by(Supplier.id).limit(1)
+        select(Supplier)
+        .where(Supplier.shop_id == shop_id, Supplier.is_default)
+        .order_by(Supplier.id)
+        .limit(1)
     )
 
 
@@ -88,8 +91,13 @@ def plan_for_order(session: Session, order: Order) -> None:
     supplier = default_supplier(session, order.shop_id)
     if supplier is None:
         evidence.record(
-            session, chain=shop.domain, shop_id=shop.id, order_id=order.id, kind="supplier_order.unplanned",
-            source="dropguard", data={"reason": "the shop has no default supplier"},
+            session,
+            chain=shop.domain,
+            shop_id=shop.id,
+            order_id=order.id,
+            kind="supplier_order.unplanned",
+            source="dropguard",
+            data={"reason": "the shop has no default supplier"},
         )
         return
     statement = (
@@ -111,9 +119,16 @@ def plan_for_order(session: Session, order: Order) -> None:
     so = session.get(SupplierOrder, supplier_order_id)
     lines = [line for line in order.lines if line.quantity > 0]
     record_event(
-        session, shop, so, "supplier_order.planned",
-        {"supplier_id": supplier.id, "supplier": supplier.name, "lines": len(lines),
-         "quantity": sum(line.quantity for line in lines)},
+        session,
+        shop,
+        so,
+        "supplier_order.planned",
+        {
+            "supplier_id": supplier.id,
+            "supplier": supplier.name,
+            "lines": len(lines),
+            "quantity": sum(line.quantity for line in lines),
+        },
     )
     enqueue(session, PLACE_TASK, so.id)
     session.flush()
@@ -131,17 +146,32 @@ def cancel_for_order(session: Session, order: Order) -> None:
     for so in supplier_orders:
         if so.status == "pending" and so.attempts == 0:
             so.status = "cancelled"
-            record_event(session, shop, so, "supplier_order.cancelled",
-                    {"reason": "order cancelled before it was sent", "supplier_called": False})
+            record_event(
+                session,
+                shop,
+                so,
+                "supplier_order.cancelled",
+                {"reason": "order cancelled before it was sent", "supplier_called": False},
+            )
         elif so.status in ("pending", "placed", "confirmed"):
             # A pending order with attempts may exist at the supplier (an answer was lost).
             previous, so.status = so.status, "cancelling"
-            record_event(session, shop, so, "supplier_order.cancel_requested",
-                    {"previous_status": previous, "external_id": so.external_id})
+            record_event(
+                session,
+                shop,
+                so,
+                "supplier_order.cancel_requested",
+                {"previous_status": previous, "external_id": so.external_id},
+            )
             enqueue(session, CANCEL_TASK, so.id)
         elif so.status == "shipped":
-            record_event(session, shop, so, "supplier_order.cancel_too_late",
-                    {"reason": "already shipped by the supplier", "external_id": so.external_id})
+            record_event(
+                session,
+                shop,
+                so,
+                "supplier_order.cancel_too_late",
+                {"reason": "already shipped by the supplier", "external_id": so.external_id},
+            )
     session.flush()
 
 
@@ -149,7 +179,9 @@ def _ship_to(address: DeliveryAddress | None, customer: Customer | None) -> dict
     if address is None or not address.address1 or not address.country_code:
         return None
     # A parcel needs a name on it: the address's own, else the customer's.
-    name = address.name or " ".join(filter(None, [customer and customer.first_name, customer and customer.last_name]))
+    name = address.name or " ".join(
+        filter(None, [customer and customer.first_name, customer and customer.last_name])
+    )
     return {
         "name": name,
         "address1": address.address1,
@@ -198,19 +230,30 @@ def _begin_attempt(session: Session, supplier_order_id: int) -> Attempt | str:
     shop = session.get(Shop, so.shop_id)
     if order.status == "cancelled":
         so.status = "cancelled"
-        record_event(session, shop, so, "supplier_order.cancelled",
-                {"reason": "order cancelled before it was sent", "supplier_called": False})
+        record_event(
+            session,
+            shop,
+            so,
+            "supplier_order.cancelled",
+            {"reason": "order cancelled before it was sent", "supplier_called": False},
+        )
         return "cancelled"
     customer = session.get(Customer, order.customer_id) if order.customer_id else None
     ship_to = _ship_to(session.get(DeliveryAddress, order.id), customer)
-    lines = [{"sku": line.sku, "title": line.title, "quantity": line.quantity} for line in order.lines
-             if line.quantity > 0]
+    lines = [
+        {"sku": line.sku, "title": line.title, "quantity": line.quantity}
+        for line in order.lines
+        if line.quantity > 0
+    ]
     if ship_to is None or not lines:
         reason = "the order has no shipping address" if ship_to is None else "the order has no items to ship"
         return _fail(session, shop, so, reason, {"supplier_called": False})
     so.attempts += 1
     record_event(
-        session, shop, so, "supplier_order.attempt",
+        session,
+        shop,
+        so,
+        "supplier_order.attempt",
         {"attempt": so.attempts, "supplier_id": so.supplier_id, "lines": lines},
         personal={"ship_to": ship_to},
     )
@@ -242,7 +285,9 @@ def _call(attempt: Attempt, transport: httpx.BaseTransport | None) -> Result:
                     return Result("found", calls, order=_pick(found), found=len(found))
             return Result("placed", calls, order=client.create_order(attempt.body))
     except SupplierRejected as error:
-        return Result("rejected", calls, error=error.message, code=error.code, extra={"http_status": error.status})
+        return Result(
+            "rejected", calls, error=error.message, code=error.code, extra={"http_status": error.status}
+        )
     except SupplierTemporaryError as error:
         return Result("temporary", calls, error=error.message)
 
@@ -263,9 +308,19 @@ def _finish(session: Session, attempt: Attempt, result: Result) -> str:
         external = result.order or {}
         external_id, supplier_status = str(external["id"]), external.get("status")
         if result.kind == "found":
-            record_event(session, shop, so, "supplier_order.found_existing",
-                    {"external_id": external_id, "supplier_status": supplier_status, "found": result.found,
-                     "attempt": attempt.number, "calls": calls})
+            record_event(
+                session,
+                shop,
+                so,
+                "supplier_order.found_existing",
+                {
+                    "external_id": external_id,
+                    "supplier_status": supplier_status,
+                    "found": result.found,
+                    "attempt": attempt.number,
+                    "calls": calls,
+                },
+            )
             calls = []
         so.external_id = so.external_id or external_id
         so.placed_at = so.placed_at or _time(external.get("created_at")) or utcnow()
@@ -274,9 +329,20 @@ def _finish(session: Session, attempt: Attempt, result: Result) -> str:
             so.status = "cancelled" if supplier_status == "cancelled" else "placed"
         if so.status in ("placed", "confirmed", "shipped"):
             advance_order(order, "supplier_ordered")
-        record_event(session, shop, so, "supplier_order.placed",
-                {"external_id": external_id, "supplier_status": supplier_status, "adopted": result.kind == "found",
-                 "attempt": attempt.number, "order_status": order.status, "calls": calls})
+        record_event(
+            session,
+            shop,
+            so,
+            "supplier_order.placed",
+            {
+                "external_id": external_id,
+                "supplier_status": supplier_status,
+                "adopted": result.kind == "found",
+                "attempt": attempt.number,
+                "order_status": order.status,
+                "calls": calls,
+            },
+        )
         return so.status
     if result.kind == "rejected":
         data = {"code": result.code, "attempt": attempt.number, "calls": calls, **result.extra}
@@ -286,13 +352,23 @@ def _finish(session: Session, attempt: Attempt, result: Result) -> str:
             return "cancelled"
         return _fail(session, shop, so, result.error or "refused by the supplier", data)
     so.last_error = result.error
-    record_event(session, shop, so, "supplier_order.call_failed",
-            {"error": result.error, "attempt": attempt.number, "calls": calls})
+    record_event(
+        session,
+        shop,
+        so,
+        "supplier_order.call_failed",
+        {"error": result.error, "attempt": attempt.number, "calls": calls},
+    )
     if so.status != "pending":  # a callback or a cancellation took over meanwhile
         return so.status
     if attempt.number >= MAX_ATTEMPTS:
-        return _fail(session, shop, so, f"gave up after {attempt.number} attempts: {result.error}",
-                     {"attempt": attempt.number})
+        return _fail(
+            session,
+            shop,
+            so,
+            f"gave up after {attempt.number} attempts: {result.error}",
+            {"attempt": attempt.number},
+        )
     return "retry"
 
 

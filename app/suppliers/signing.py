@@ -14,7 +14,9 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
     return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
-def signed_headers(body: bytes, *, secret: str, api_key: str | None = None, now: float | None = None) -> dict[str, str]:
+def signed_headers(
+    body: bytes, *, secret: str, api_key: str | None = None, now: float | None = None
+) -> dict[str, str]:
     """Headers for a signed message; the API key only goes on requests to the supplier."""
     timestamp = str(int(now if now is not None else time.time()))
     headers = {"X-Timestamp": timestamp, "X-Signature": signature(secret, timestamp, body)}

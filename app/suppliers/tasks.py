@@ -57,7 +57,11 @@ def cancel_order(self, supplier_order_id: int) -> str:
 
 
 @celery_app.task(
-    name="suppliers.process_callback", bind=True, autoretry_for=(OperationalError,), max_retries=8, retry_backoff=True
+    name="suppliers.process_callback",
+    bind=True,
+    autoretry_for=(OperationalError,),
+    max_retries=8,
+    retry_backoff=True,
 )
 def process_callback(self, delivery_id: int) -> str:
     """Apply one recorded supplier callback. Safe to run twice: only a 'queued' row is applied."""
@@ -75,7 +79,9 @@ def process_callback(self, delivery_id: int) -> str:
             # acknowledged, never retried into a loop.
             reason = error.message if isinstance(error, AppError) else str(error.orig).splitlines()[0]
             delivery.status, delivery.error, delivery.processed_at = "failed", reason, utcnow()
-            log.warning("supplier_callback.unprocessable", extra={"delivery_id": delivery_id, "reason": reason})
+            log.warning(
+                "supplier_callback.unprocessable", extra={"delivery_id": delivery_id, "reason": reason}
+            )
             return "failed"
         delivery.status, delivery.processed_at = status, utcnow()
         return status

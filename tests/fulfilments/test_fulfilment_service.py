@@ -29,9 +29,21 @@ class FakeStore:
 
     def __init__(self, order_external_id: int) -> None:
         self.order_gid = f"gid://shopify/Order/{order_external_id}"
-        self.fulfillment_orders = [{"id": "gid://shopify/FulfillmentOrder/1", "status": "OPEN", "lineItems": {
-            "nodes": [{"id": "gid://shopify/FulfillmentOrderLineItem/1", "remainingQuantity": 1, "totalQuantity": 1}]
-        }}]
+        self.fulfillment_orders = [
+            {
+                "id": "gid://shopify/FulfillmentOrder/1",
+                "status": "OPEN",
+                "lineItems": {
+                    "nodes": [
+                        {
+                            "id": "gid://shopify/FulfillmentOrderLineItem/1",
+                            "remainingQuantity": 1,
+                            "totalQuantity": 1,
+                        }
+                    ]
+                },
+            }
+        ]
         self.fulfillments: list[dict[str, Any]] = []
         self.mutations: list[dict[str, Any]] = []
         self.lose_next = 0
@@ -48,27 +60,46 @@ class FakeStore:
         with self._lock:
             if self.throttle_next:
                 self.throttle_next -= 1
-                return httpx.Response(200, json={"errors": [{"message": "Throttled",
-                                                             "extensions": {"code": "THROTTLED"}}]})
+                return httpx.Response(
+                    200, json={"errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}]}
+                )
             if "fulfillmentCreate" not in body["query"]:
                 assert body["variables"]["id"] == self.order_gid
-                return httpx.Response(200, json={"data": {"order": {
-                    "id": self.order_gid, "name": "#1001",
-                    "fulfillmentOrders": {"nodes": self.fulfillment_orders}, "fulfillments": self.fulfillments,
-                }}})
+                return httpx.Response(
+                    200,
+                    json={
+                        "data": {
+                            "order": {
+                                "id": self.order_gid,
+                                "name": "#1001",
+                                "fulfillmentOrders": {"nodes": self.fulfillment_orders},
+                                "fulfillments": self.fulfillments,
+                            }
+                        }
+                    },
+                )
             return self._create(request, body["variables"]["fulfillment"])
 
     def _create(self, request: httpx.Request, fulfillment: dict[str, Any]) -> httpx.Response:
         self.mutations.append(fulfillment)
         fo = self.fulfillment_orders[0]
         if fo["status"] != "OPEN":
-            payload = {"fulfillment": None, "userErrors": [
-                {"field": ["fulfillment"], "message": f"Fulfillment order has an unfulfillable status= {fo['status']}."}
-            ]}
+            payload = {
+                "fulfillment": None,
+                "userErrors": [
+                    {
+                        "field": ["fulfillment"],
+                        "message": f"Fulfillment order has an unfulfillable status= {fo['status']}.",
+                    }
+                ],
+            }
         else:
             fo["status"] = "CLOSED"
-            created = {"id": f"gid://shopify/Fulfillment/{len(self.fulfillments) + 1}", "status": "SUCCESS",
-                       "trackingInfo": [fulfillment["trackingInfo"]]}
+            created = {
+                "id": f"gid://shopify/Fulfillment/{len(self.fulfillments) + 1}",
+                "status": "SUCCESS",
+                "trackingInfo": [fulfillment["trackingInfo"]],
+            }
             self.fulfillments.append(created)
             payload = {"fulfillment": created, "userErrors": []}
         if self.lose_next:
@@ -82,8 +113,13 @@ def _shipment(db, shop: Shop) -> tuple[Order, Shipment]:
     suppliers.place(so.id, transport=FakeSupplier().transport())
     with get_sessionmaker()() as session:
         shipment = service.create_shipment(
-            session, shop=session.get(Shop, shop.id), order=session.get(Order, order.id), supplier_order_id=so.id,
-            tracking_number=TRACKING, carrier="UPS", tracking_url=f"https://www.ups.com/track?tracknum={TRACKING}",
+            session,
+            shop=session.get(Shop, shop.id),
+            order=session.get(Order, order.id),
+            supplier_order_id=so.id,
+            tracking_number=TRACKING,
+            carrier="UPS",
+            tracking_url=f"https://www.ups.com/track?tracknum={TRACKING}",
             shipped_at=utcnow(),
         )
         session.commit()
@@ -101,12 +137,20 @@ def test_push_creates_one_fulfilment_with_tracking(db, shop):
     assert service.push_to_store(shipment.id, transport=store.transport()) == "pushed"
     assert service.push_to_store(shipment.id, transport=store.transport()) == "pushed"
     (mutation,) = store.mutations
-    assert mutation["trackingInfo"] == {"company": "UPS", "number": TRACKING,
-                                        "url": f"https://www.ups.com/track?tracknum={TRACKING}"}
-    assert mutation["lineItemsByFulfillmentOrder"] == [{"fulfillmentOrderId": "gid://shopify/FulfillmentOrder/1"}]
+    assert mutation["trackingInfo"] == {
+        "company": "UPS",
+        "number": TRACKING,
+        "url": f"https://www.ups.com/track?tracknum={TRACKING}",
+    }
+    assert mutation["lineItemsByFulfillmentOrder"] == [
+        {"fulfillmentOrderId": "gid://shopify/FulfillmentOrder/1"}
+    ]
     pushed = _reload(shipment.id)
     assert (pushed.store_status, pushed.store_attempts, pushed.store_fulfillment_id) == (
-        "pushed", 1, "gid://shopify/Fulfillment/1")
+        "pushed",
+        1,
+        "gid://shopify/Fulfillment/1",
+    )
     assert kinds(shop.domain, "fulfilment.") == ["fulfilment.attempt", "fulfilment.pushed"]
     (event,) = events(shop.domain, "fulfilment.pushed")
     assert event.data["fulfillment_id"] == "gid://shopify/Fulfillment/1"
@@ -124,7 +168,10 @@ def test_lost_answer_is_adopted_by_tracking_number(db, shop):
     pushed = _reload(shipment.id)
     assert (pushed.store_attempts, pushed.store_fulfillment_id) == (2, "gid://shopify/Fulfillment/1")
     assert kinds(shop.domain, "fulfilment.") == [
-        "fulfilment.attempt", "fulfilment.call_failed", "fulfilment.attempt", "fulfilment.found_existing",
+        "fulfilment.attempt",
+        "fulfilment.call_failed",
+        "fulfilment.attempt",
+        "fulfilment.found_existing",
         "fulfilment.pushed",
     ]
 
@@ -169,8 +216,13 @@ def test_duplicate_shipment_is_not_created(db, shop):
     order, shipment = _shipment(db, shop)
     with get_sessionmaker()() as session:
         again = service.create_shipment(
-            session, shop=session.get(Shop, shop.id), order=session.get(Order, order.id),
-            supplier_order_id=shipment.supplier_order_id, tracking_number=TRACKING, carrier="UPS",
-            tracking_url=None, shipped_at=utcnow(),
+            session,
+            shop=session.get(Shop, shop.id),
+            order=session.get(Order, order.id),
+            supplier_order_id=shipment.supplier_order_id,
+            tracking_number=TRACKING,
+            carrier="UPS",
+            tracking_url=None,
+            shipped_at=utcnow(),
         )
         assert again is None

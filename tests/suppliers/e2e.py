@@ -49,7 +49,9 @@ def store_shop(session: Session, *, supplier_timeout: float | None = None) -> Sh
         default_supplier(session, shop.id).settings = {"timeout_seconds": supplier_timeout}
     session.commit()
     response = httpx.post(
-        f"{live_url()}/sandbox/shopify/_control/shops", json={"domain": domain, "access_token": token}, timeout=10
+        f"{live_url()}/sandbox/shopify/_control/shops",
+        json={"domain": domain, "access_token": token},
+        timeout=10,
     )
     response.raise_for_status()
     return shop

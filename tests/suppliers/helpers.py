@@ -79,7 +79,8 @@ def kinds(chain: str, prefix: str = "") -> list[str]:
 def events(chain: str, kind: str) -> list[Any]:
     with get_sessionmaker()() as session:
         return session.execute(
-            text("SELECT * FROM evidence_events WHERE chain = :c AND kind = :k ORDER BY seq"), {"c": chain, "k": kind}
+            text("SELECT * FROM evidence_events WHERE chain = :c AND kind = :k ORDER BY seq"),
+            {"c": chain, "k": kind},
         ).all()
 
 
@@ -124,8 +125,12 @@ class FakeSupplier:
     def _handle(self, request: httpx.Request) -> httpx.Response:
         settings = get_settings()
         body = request.read()
-        problem = verify(body, request.headers.get("x-timestamp"), request.headers.get("x-signature"),
-                         settings.supplier_api_secret)
+        problem = verify(
+            body,
+            request.headers.get("x-timestamp"),
+            request.headers.get("x-signature"),
+            settings.supplier_api_secret,
+        )
         if problem or request.headers.get("x-api-key") != settings.supplier_api_key:
             return httpx.Response(401, json={"error": problem or "bad key"})
         path = urlsplit(str(request.url)).path.split("/sandbox/supplier", 1)[-1]
@@ -146,13 +151,20 @@ class FakeSupplier:
             missing = [line["sku"] for line in data["lines"] if line["sku"] in self.out_of_stock]
             if missing:
                 return httpx.Response(409, json={"error": "out_of_stock", "sku": missing[0]})
-            order = {"id": f"SUP-{len(self.orders) + 1}", "reference": data["reference"], "status": "received",
-                     "ship_to": data["ship_to"], "created_at": "2026-11-26T10:00:00+00:00"}
+            order = {
+                "id": f"SUP-{len(self.orders) + 1}",
+                "reference": data["reference"],
+                "status": "received",
+                "ship_to": data["ship_to"],
+                "created_at": "2026-11-26T10:00:00+00:00",
+            }
             self.orders.append(order)
             return httpx.Response(201, json=order)
         if request.method == "GET" and path == "/orders":
             reference = parse_qs(urlsplit(str(request.url)).query).get("reference", [""])[0]
-            return httpx.Response(200, json={"orders": [o for o in self.orders if o["reference"] == reference]})
+            return httpx.Response(
+                200, json={"orders": [o for o in self.orders if o["reference"] == reference]}
+            )
         if request.method == "POST" and path.endswith("/cancel"):
             order_id = path.split("/")[2]
             for order in self.orders:

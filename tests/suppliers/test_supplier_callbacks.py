@@ -37,8 +37,11 @@ def client(app) -> TestClient:
     return TestClient(app)
 
 
-SHIPPED = {"tracking_number": "LX123456785CN", "carrier": "China Post",
-           "tracking_url": "https://t.17track.net/en#nums=LX123456785CN"}
+SHIPPED = {
+    "tracking_number": "LX123456785CN",
+    "carrier": "China Post",
+    "tracking_url": "https://t.17track.net/en#nums=LX123456785CN",
+}
 
 
 def _placed(db, shop):
@@ -87,8 +90,12 @@ def test_malformed_bodies_are_refused_with_a_reason(client, db, shop):
         (json.dumps([1, 2]).encode(), "bad_payload"),
         (json.dumps({"type": "order.shipped", "order": {"reference": "x"}}).encode(), "bad_payload"),
         (json.dumps({"event_id": "e", "type": "order.shipped", "order": {}}).encode(), "bad_payload"),
-        (json.dumps({"event_id": "e", "type": "t", "order": {"reference": "r"}, "occurred_at": "soon"}).encode(),
-         "bad_payload"),
+        (
+            json.dumps(
+                {"event_id": "e", "type": "t", "order": {"reference": "r"}, "occurred_at": "soon"}
+            ).encode(),
+            "bad_payload",
+        ),
         (b'{"event_id": "e\\u0000", "type": "t", "order": {"reference": "r"}}', "bad_json"),
     ]:
         response = client.post(URL, content=body, headers=signed_callback(body)[1])
@@ -123,7 +130,11 @@ def test_known_callback_is_recorded_once_with_its_work(client, db, shop):
     assert first.status_code == 200 and first.json()["status"] == "queued"
     assert again.status_code == 200 and again.json()["status"] == "duplicate"
     (delivery,) = _deliveries(event_id=payload["event_id"])
-    assert (delivery.shop_domain, delivery.shop_id, delivery.topic) == (shop.domain, shop.id, "order.confirmed")
+    assert (delivery.shop_domain, delivery.shop_id, delivery.topic) == (
+        shop.domain,
+        shop.id,
+        "order.confirmed",
+    )
     assert len(outbox("suppliers.process_callback", delivery.id)) == 1
     assert len(events(shop.domain, "supplier.callback_received")) == 1
 

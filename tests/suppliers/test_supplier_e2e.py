@@ -116,8 +116,11 @@ def test_timeout_then_success_makes_one_order(db, sandbox):
     assert (placed.status, placed.attempts) == ("placed", 2)
     assert len(emulator_orders(so.idempotency_key)) == 1
     assert kinds(shop.domain, "supplier_order.")[1:] == [
-        "supplier_order.attempt", "supplier_order.call_failed",
-        "supplier_order.attempt", "supplier_order.found_existing", "supplier_order.placed",
+        "supplier_order.attempt",
+        "supplier_order.call_failed",
+        "supplier_order.attempt",
+        "supplier_order.found_existing",
+        "supplier_order.placed",
     ]
 
 
@@ -147,7 +150,9 @@ def test_callbacks_through_the_live_server(db, sandbox):
     url = f"{sandbox}/webhooks/suppliers/generic"
     assert httpx.post(url, content=body, headers=headers, timeout=10).status_code == 401
     with get_sessionmaker()() as session:
-        stored = session.scalars(select(WebhookDelivery).where(WebhookDelivery.event_id == payload["event_id"])).all()
+        stored = session.scalars(
+            select(WebhookDelivery).where(WebhookDelivery.event_id == payload["event_id"])
+        ).all()
     assert stored == []
     unknown = callback_body(f"dg-unknown-{uuid.uuid4().hex[:8]}")
     body, headers = signed_callback(unknown)

@@ -57,7 +57,9 @@ def test_place_records_attempt_before_and_result_after(db, shop):
     assert (placed.status, placed.attempts, placed.external_id) == ("placed", 1, "SUP-1")
     assert _status(order.id) == "supplier_ordered"
     assert kinds(shop.domain, "supplier_order.") == [
-        "supplier_order.planned", "supplier_order.attempt", "supplier_order.placed"
+        "supplier_order.planned",
+        "supplier_order.attempt",
+        "supplier_order.placed",
     ]
     (attempt,) = events(shop.domain, "supplier_order.attempt")
     # The address went to the supplier and into the redactable part only.
@@ -83,8 +85,11 @@ def test_lost_answer_is_adopted_on_retry_not_placed_twice(db, shop):
     assert len(fake.for_reference(so.idempotency_key)) == 1
     assert fake.requests == [("POST", "/orders"), ("GET", "/orders")]
     assert kinds(shop.domain, "supplier_order.")[1:] == [
-        "supplier_order.attempt", "supplier_order.call_failed",
-        "supplier_order.attempt", "supplier_order.found_existing", "supplier_order.placed",
+        "supplier_order.attempt",
+        "supplier_order.call_failed",
+        "supplier_order.attempt",
+        "supplier_order.found_existing",
+        "supplier_order.placed",
     ]
     (failed,) = events(shop.domain, "supplier_order.call_failed")
     assert "timeout" in failed.data["error"]
@@ -197,7 +202,10 @@ def test_cancel_after_placing_calls_the_supplier(db, shop):
     assert len(outbox("suppliers.cancel_order", so.id)) == 1
     assert cancellation.cancel_at_supplier(so.id, transport=fake.transport()) == "cancelled"
     assert fake.orders[0]["status"] == "cancelled"
-    assert kinds(shop.domain, "supplier_order.cancel")[-2:] == ["supplier_order.cancel_requested", "supplier_order.cancelled"]
+    assert kinds(shop.domain, "supplier_order.cancel")[-2:] == [
+        "supplier_order.cancel_requested",
+        "supplier_order.cancelled",
+    ]
     assert events(shop.domain, "supplier_order.cancelled")[0].data["supplier_called"] is True
     # Done once: a repeated task changes nothing.
     assert cancellation.cancel_at_supplier(so.id, transport=fake.transport()) == "cancelled"
