@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 from alembic.config import Config
@@ -34,7 +35,9 @@ log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 
 
+@lru_cache
 def head_revision() -> str | None:
+    # The code's migrations do not change while the process runs: read them once, not per probe.
     return ScriptDirectory.from_config(Config(str(ALEMBIC_INI))).get_current_head()
 
 
