@@ -29,6 +29,11 @@ def record(
 ) -> EvidenceEvent:
     """Append one event to the shop's chain (flushes; the caller's transaction commits it).
 
+    Lock order: the insert takes the chain head's row lock, then (foreign-key checks) KEY SHARE on
+    the order, delivery and shop rows it names. Code that locks those rows must use
+    `with_for_update(key_share=True)` (FOR NO KEY UPDATE), which KEY SHARE does not wait for, so
+    holding an order while appending its evidence can never deadlock with another append.
+
     `personal` holds whatever identifies a person (email, name, address); it is committed to by a
     salted digest so that redaction can remove it without breaking the chain.
     """

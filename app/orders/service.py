@@ -158,7 +158,7 @@ def apply_snapshot(
     # it, orders/create and orders/updated racing for a new order both insert and one fails.
     session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"order:{shop.id}:{external_id}", 0))))
     order = session.scalar(
-        select(Order).where(Order.shop_id == shop.id, Order.external_id == external_id).with_for_update()
+        select(Order).where(Order.shop_id == shop.id, Order.external_id == external_id).with_for_update(key_share=True)
     )
     changes: list[str] = []
     is_new = order is None

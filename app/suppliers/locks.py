@@ -62,5 +62,5 @@ def lock_with_order(session: Session, model: type[T], object_id: int) -> tuple[O
     row = session.get(model, object_id)
     if row is None:
         return None, None
-    order = session.get(Order, row.order_id, with_for_update=True)
+    order = session.get(Order, row.order_id, with_for_update={"key_share": True})
     return order, session.get(model, object_id, with_for_update=True, populate_existing=True)

@@ -67,7 +67,7 @@ def process_callback(self, delivery_id: int) -> str:
     """Apply one recorded supplier callback. Safe to run twice: only a 'queued' row is applied."""
     with session_scope() as session:
         delivery = session.scalar(
-            select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update()
+            select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update(key_share=True)
         )
         if delivery is None or delivery.status != "queued":
             return "skipped"

@@ -24,7 +24,7 @@ def process_delivery(self, delivery_id: int) -> str:
     """Apply one inbox row. Safe to run twice: only a 'queued' row is applied, under its row lock."""
     with session_scope() as session:
         delivery = session.scalar(
-            select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update()
+            select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update(key_share=True)
         )
         if delivery is None or delivery.status != "queued":
             return "skipped"
