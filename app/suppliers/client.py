@@ -138,6 +138,9 @@ class GenericSupplierClient:
             raise SupplierTemporaryError("GET /orders answered without an orders list")
         return [order for order in orders if isinstance(order, dict) and order.get("reference") == reference]
 
+    def get_order(self, external_id: str) -> dict[str, Any]:
+        return self._request("GET", f"/orders/{external_id}")
+
     def cancel_order(self, external_id: str) -> dict[str, Any]:
         return self._request("POST", f"/orders/{external_id}/cancel", {})
 

@@ -1,0 +1,102 @@
+"""AliExpress DS behind the adapter interface.
+
+AliExpress has no order webhook (status and tracking are polled: suppliers.poll_order) and no
+lookup by out_order_id, so `finds_by_reference` is False: the ordering service never re-sends a
+create whose answer may have been lost; it parks it for reconciliation (app.suppliers.ordering).
+Payment happens in the create (ds_extend_request.payment.try_to_pay).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from app.config import get_settings
+from app.suppliers.adapters.base import OrderRequest, WebhookUpdate
+from app.suppliers.adapters.recording import http_client
+from app.suppliers.client import Call
+from app.suppliers.protocols import (
+    LineItem,
+    OrderSnapshot,
+    Parcel,
+    PlacedOrder,
+    StockLevel,
+    SupplierNotFound,
+    SupplierRejected,
+)
+from app.suppliers.protocols.aliexpress import GATEWAY, AliExpressClient
+
+
+class AliExpressAdapter:
+    protocol = "aliexpress"
+    finds_by_reference = False
+    dedupes_reference = False
+    has_order_webhooks = False
+
+    def __init__(self, client: AliExpressClient, calls: list[Call], *, try_to_pay: bool, pay_currency: str) -> None:
+        self._client, self.calls = client, calls
+        self._try_to_pay, self._pay_currency = try_to_pay, pay_currency
+
+    def __enter__(self) -> AliExpressAdapter:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._client._http.close()
+
+    def place_order(self, request: OrderRequest) -> PlacedOrder:
+        lines = [LineItem(supplier_sku=line.supplier_sku, quantity=line.quantity, variant=line.variant,
+                          memo=request.reference) for line in request.lines]
+        return self._client.create_order(out_order_id=request.reference, address=request.address, lines=lines,
+                                         logistics_service=request.shipping_method,
+                                         pay_currency=self._pay_currency, try_to_pay=self._try_to_pay)
+
+    def find_order_by_reference(self, reference: str) -> list[OrderSnapshot]:
+        raise SupplierRejected("AliExpress offers no lookup by out_order_id", code="lookup_unsupported")
+
+    def get_order(self, external_id: str) -> OrderSnapshot | None:
+        try:
+            return self._client.get_order(external_id)
+        except SupplierNotFound:
+            return None
+
+    def cancel_order(self, external_id: str) -> None:
+        # The DS API has no cancel call: the buyer cancels in the AliExpress account.
+        raise SupplierRejected("AliExpress DS orders are cancelled from the AliExpress buyer account",
+                               code="cancel_unsupported")
+
+    def get_tracking(self, external_id: str) -> list[Parcel]:
+        return self._client.get_tracking(external_id)
+
+    def get_stock(self, supplier_sku: str, *, ship_to_country: str = "US") -> list[StockLevel]:
+        return self._client.get_stock(supplier_sku, ship_to_country=ship_to_country)
+
+    def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> str | None:
+        return "AliExpress sends no order webhooks"
+
+    def parse_webhook(self, body: bytes) -> WebhookUpdate:
+        raise ValueError("AliExpress sends no order webhooks")
+
+
+def base_url(own: Mapping[str, Any]) -> str:
+    settings = get_settings()
+    if own.get("base_url") or settings.aliexpress_api_url:
+        return own.get("base_url") or settings.aliexpress_api_url
+    return settings.public_base + "/sandbox/aliexpress" if settings.sandbox else GATEWAY
+
+
+def build(own: Mapping[str, Any], secrets: Mapping[str, str], *, timeout: float,
+          transport: httpx.BaseTransport | None) -> AliExpressAdapter:
+    """`own` is Supplier.settings; `secrets` its decrypted app_secret / access_token."""
+    settings = get_settings()
+    calls: list[Call] = []
+    client = AliExpressClient(
+        own.get("app_key") or settings.aliexpress_app_key,
+        secrets.get("app_secret") or settings.aliexpress_app_secret,
+        secrets.get("access_token") or settings.aliexpress_access_token,
+        base_url=base_url(own),
+        http=http_client(calls, timeout, transport),
+    )
+    return AliExpressAdapter(client, calls, try_to_pay=bool(own.get("try_to_pay", True)),
+                             pay_currency=str(own.get("pay_currency") or "USD"))
