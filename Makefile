@@ -57,7 +57,11 @@ test: $(STAMP) browser
 lint: $(STAMP)
 	$(VENV)/bin/ruff check app tests bench
 
+# wrk (Debian) drives the load when it is there or installable as root; else an httpx client does.
 bench: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null) ; } || \
+		echo "note: wrk is not available; the benchmark uses its httpx load generator"
 	$(VPY) -m bench.ingest $(BENCH_ARGS)
 
 # Regenerates the configuration table in README.md from app/config.py.
