@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from typing import Any
@@ -20,7 +21,7 @@ from app.notifications.models import Notification
 from app.orders.models import Customer, Order
 from app.shops.models import Shop
 from app.status import tokens
-from app.templating import format_money, http_url, normalise_locale, render, translator
+from app.templating import format_date, format_money, http_url, normalise_locale, render, translator
 
 _WHITESPACE = re.compile(r"\s+")
 
@@ -49,11 +50,49 @@ def unsubscribe_url(order: Order) -> str:
     return tokens.status_url(order) + "/unsubscribe"
 
 
+def _day(value: Any, locale: str) -> str:
+    try:
+        day = date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return ""
+    # Noon UTC keeps the calendar day whatever zone format_date reads it in.
+    return format_date(datetime.combine(day, time(12), tzinfo=UTC), locale)
+
+
+def stage_facts(facts: dict[str, Any] | None, locale: str, currency: str) -> dict[str, Any]:
+    """The notification's stored context (service.CONTEXT_KEYS) as the templates read it."""
+    facts = facts or {}
+    end = _day(facts.get("estimate_to"), locale) if facts.get("estimate_to") else ""
+    start = _day(facts.get("estimate_from"), locale) if facts.get("estimate_from") and end else ""
+    amount = facts.get("amount")
+    return {
+        "notice": {
+            "reason": str(facts.get("reason") or ""),
+            "estimate": {"start": start if start != end else "", "end": end} if end else None,
+            "tracking_number": str(facts.get("tracking_number") or ""),
+        },
+        "resolution": {
+            "status": str(facts.get("status") or "submitted"),
+            "remedy": str(facts.get("remedy") or ""),
+            "amount": format_money(amount, str(facts.get("currency") or currency), locale) if amount else "",
+            "note": str(facts.get("note") or ""),
+        },
+    }
+
+
 def email_context(
-    session: Session, *, stage: str, locale: str, order: Order, shop: Shop, customer: Customer | None
+    session: Session,
+    *,
+    stage: str,
+    locale: str,
+    order: Order,
+    shop: Shop,
+    customer: Customer | None,
+    facts: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     locale = normalise_locale(locale)
     return {
+        **stage_facts(facts, locale, order.currency),
         "stage": stage,
         "locale": locale,
         "t": translator(locale),
@@ -87,7 +126,13 @@ def render_notification(
     session: Session, notification: Notification, *, order: Order, shop: Shop, customer: Customer | None
 ) -> RenderedEmail:
     context = email_context(
-        session, stage=notification.stage, locale=notification.locale, order=order, shop=shop, customer=customer
+        session,
+        stage=notification.stage,
+        locale=notification.locale,
+        order=order,
+        shop=shop,
+        customer=customer,
+        facts=notification.context,
     )
     return render_email(notification.stage, context)
 

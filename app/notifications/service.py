@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import exists, select
@@ -29,7 +30,45 @@ from app.outbox.service import enqueue
 from app.shops.models import Shop
 from app.templating import normalise_locale
 
-STAGES = ("order_confirmed", "shipped")
+STAGES = (
+    "order_confirmed",
+    "processing",
+    "shipped",
+    "out_for_delivery",
+    "delivered",
+    "delayed",
+    "exception",
+    "resolution_update",
+)
+# What callers may pass as schedule(..., context=...): non-personal facts the stage's template shows.
+# Stored on the notification (so a retry renders the same words) and validated here.
+#   delayed / exception:
+#     reason           "no_first_scan" | "stalled" | "late" (delayed) or "delivery_failed" |
+#                      "returning" (exception); anything else reads as a generic delay/problem
+#     estimate_from    ISO date "YYYY-MM-DD", start of the honest new delivery window (optional)
+#     estimate_to      ISO date, end of that window; without it the message says that the carrier
+#                      has not given a new date yet and that we will write again
+#     tracking_number  the parcel concerned, when the order has several (optional)
+#     shipment_id      our shipment id (optional, for the merchant's timeline)
+#   resolution_update:
+#     resolution_id, status ("submitted" | "approved" | "denied" | "awaiting_return" |
+#     "completed"), remedy ("reship" | "partial_refund" | "store_credit" | "full_refund" |
+#     "return_first" | "none"), amount (decimal string), currency, note (the merchant's words)
+CONTEXT_KEYS = frozenset(
+    {
+        "reason",
+        "estimate_from",
+        "estimate_to",
+        "tracking_number",
+        "shipment_id",
+        "resolution_id",
+        "status",
+        "remedy",
+        "amount",
+        "currency",
+        "note",
+    }
+)
 EMAIL = "email"
 SEND_TASK = "notifications.send"
 # A claimed send not finished within this time is presumed dead (worker killed mid-SMTP) and may be
@@ -115,13 +154,30 @@ def _record(session: Session, shop: Shop, order_id: int, kind: str, data: dict, 
     )
 
 
-def schedule(session: Session, order: Order, *, stage: str) -> Notification | None:
+def clean_context(context: dict[str, Any] | None) -> dict[str, Any]:
+    """The known keys of a caller's context, as JSON scalars; unknown keys are a caller's bug."""
+    context = dict(context or {})
+    unknown = set(context) - CONTEXT_KEYS
+    if unknown:
+        raise ValueError(f"unknown notification context keys {sorted(unknown)}; known: {sorted(CONTEXT_KEYS)}")
+    for name in ("estimate_from", "estimate_to"):
+        if context.get(name) is not None:
+            value = context[name]
+            context[name] = (value if isinstance(value, date) else date.fromisoformat(str(value)[:10])).isoformat()
+    return {k: (v if isinstance(v, (int, float, bool)) or v is None else str(v)) for k, v in context.items()}
+
+
+def schedule(
+    session: Session, order: Order, *, stage: str, context: dict[str, Any] | None = None
+) -> Notification | None:
     """Queue the stage's email once; a second call for the same order and stage changes nothing.
 
+    context: the stage's facts (see CONTEXT_KEYS), e.g. a delay's new delivery estimate.
     Returns the notification, or None when it is skipped (nobody to write to).
     """
     if stage not in STAGES:
         raise ValueError(f"unknown notification stage {stage!r}; known: {', '.join(STAGES)}")
+    context = clean_context(context)
     customer = _customer(session, order)
     reason = _skip_reason(session, order, customer)
     locale = normalise_locale(order.locale or (customer.locale if customer else None))
@@ -139,6 +195,7 @@ def schedule(session: Session, order: Order, *, stage: str) -> Notification | No
             message_id=message_id,
             last_error=reason,
             attempts=0,
+            context=context,
         )
         .on_conflict_do_nothing(index_elements=["order_id", "stage", "channel"])
         .returning(Notification.id)

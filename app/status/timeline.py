@@ -26,6 +26,10 @@ _RANK = {
     "cancelled": 6,
     "email": 7,
 }
+# Stages whose email has its own line in the timeline (templates/i18n step.email.<stage>).
+_EMAIL_STEPS = frozenset(
+    {"order_confirmed", "processing", "shipped", "out_for_delivery", "delivered", "delayed", "exception", "resolution_update"}
+)
 
 
 class LedgerEvent(Protocol):
@@ -107,7 +111,7 @@ def build(
                 continue
             seen.add((key, qualifier))
             if key == "email":
-                label_key = f"step.email.{qualifier}" if qualifier in ("order_confirmed", "shipped") else "step.email.other"
+                label_key = f"step.email.{qualifier}" if qualifier in _EMAIL_STEPS else "step.email.other"
                 add("email", event.occurred_at, t(label_key))
             else:
                 add(key, event.occurred_at, t(f"step.{key}"))
