@@ -17,8 +17,11 @@ COPY migrations ./migrations
 COPY templates ./templates
 COPY app ./app
 # Editable: the code finds alembic.ini, migrations/ and templates/ beside itself (app/paths.py).
+# The code stays root-owned (read-only to the app); the directory itself is writable because beat
+# keeps its schedule file in the working directory.
 RUN pip install --no-deps -e . \
-    && useradd --system --home-dir /srv/dropguard --shell /usr/sbin/nologin dropguard
+    && useradd --system --home-dir /srv/dropguard --shell /usr/sbin/nologin dropguard \
+    && chown dropguard:dropguard /srv/dropguard
 
 USER dropguard
 EXPOSE 8000 9808
