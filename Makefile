@@ -36,10 +36,10 @@ install: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/dropguard run
 
-# Debian's Chromium for the browser tests, only when missing and apt is usable as root; otherwise
-# those tests skip and say why.
+# Debian's Chromium for the browser tests (marked `browser`), only when there are such tests, it is
+# missing and apt is usable as root; otherwise those tests skip and say why.
 browser:
-	@if command -v chromium >/dev/null 2>&1; then \
+	@if ! grep -rqs --include='*.py' 'mark.browser' tests || command -v chromium >/dev/null 2>&1; then \
 		:; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "installing Debian's chromium for the browser tests"; \
