@@ -33,8 +33,9 @@ $(STAMP): pyproject.toml | $(VPY)
 
 install: $(STAMP)
 
+# e.g. make run RUN_ARGS="--port 8001 --orders-per-minute 0"
 run: $(STAMP)
-	$(VENV)/bin/dropguard run
+	$(VENV)/bin/dropguard run $(RUN_ARGS)
 
 # Debian's Chromium for the browser tests (marked `browser`), only when there are such tests, it is
 # missing and apt is usable as root; otherwise those tests skip and say why.

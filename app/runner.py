@@ -68,10 +68,9 @@ def port_in_use(port: int) -> bool:
 def development_defaults(*, port: int, data_dir: Path, smtp_port: int) -> dict[str, str]:
     """Safe values for a local sandbox run; only used for settings the environment leaves unset."""
     base = f"http://127.0.0.1:{port}"
-    return {
+    values = {
         "DROPGUARD_SHOPIFY_API_KEY": "dropguard-dev-api-key",
         "DROPGUARD_SHOPIFY_API_SECRET": "dropguard-dev-api-secret",
-        "DROPGUARD_SECRET_KEY": secret_key(data_dir),
         "DROPGUARD_PUBLIC_URL": base,
         "DROPGUARD_SHOPIFY_ADMIN_URL": base + "/sandbox/shopify/{shop}",
         "DROPGUARD_SUPPLIER_API_URL": base + "/sandbox/supplier",
@@ -81,6 +80,9 @@ def development_defaults(*, port: int, data_dir: Path, smtp_port: int) -> dict[s
         # A terminal reads plain lines better than JSON; deployments keep the JSON default.
         "DROPGUARD_LOG_JSON": "false",
     }
+    if not os.environ.get("DROPGUARD_SECRET_KEY"):
+        values["DROPGUARD_SECRET_KEY"] = secret_key(data_dir)
+    return values
 
 
 @dataclass

@@ -31,7 +31,8 @@ def test_secret_key_is_made_once_and_private(tmp_path):
     assert mode == 0o600
 
 
-def test_defaults_point_everything_at_the_local_sandbox(tmp_path):
+def test_defaults_point_everything_at_the_local_sandbox(tmp_path, monkeypatch):
+    monkeypatch.delenv("DROPGUARD_SECRET_KEY", raising=False)
     values = development_defaults(port=8123, data_dir=tmp_path, smtp_port=2525)
     assert values["DROPGUARD_PUBLIC_URL"] == "http://127.0.0.1:8123"
     assert values["DROPGUARD_SHOPIFY_ADMIN_URL"] == "http://127.0.0.1:8123/sandbox/shopify/{shop}"
@@ -96,3 +97,10 @@ def test_run_starts_everything_and_stops_on_ctrl_c(tmp_path, scratch_database):
     assert "dropguard: stopped" in output
     assert "WorkerLostError" not in output
     assert not port_in_use(port)
+
+
+def test_a_configured_secret_key_is_kept(tmp_path, monkeypatch):
+    monkeypatch.setenv("DROPGUARD_SECRET_KEY", "configured-secret-key-0123456789")
+    values = development_defaults(port=8123, data_dir=tmp_path, smtp_port=2525)
+    assert "DROPGUARD_SECRET_KEY" not in values
+    assert not (tmp_path / "secret_key").exists()
