@@ -12,6 +12,7 @@ Store (Shopify), under /sandbox/shopify:
   GET  /_control/orders?shop=   GET /_control/orders/{id}   GET /_control/fulfillments?shop=
   POST /_control/orders/{id}/pay   POST /_control/orders/{id}/cancel {reason?}
   POST /_control/throttle {shop, currently_available?, maximum_available?, restore_rate?, reset?}
+  Inventory (items, levels, GraphQL usage log): see app/sandbox/store/inventory_routes.py.
   Control calls that cause webhooks answer after each webhook's first attempt; retries follow
   from the runner. Webhooks of a GraphQL mutation are sent just after its answer.
 Generic supplier (protocol A), under /sandbox/supplier: /orders..., /_control/{orders,behaviour,reset},
@@ -28,6 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.errors import register_error_handlers
 from app.sandbox import aliexpress, carriers, cj, delivery, mail, runner, tokens
+from app.sandbox.store.inventory_routes import router as store_inventory_router
 from app.sandbox.store.routes import router as store_router
 from app.sandbox.supplier.routes import router as supplier_router
 
@@ -49,6 +51,7 @@ def create_sandbox_app() -> FastAPI:
     register_error_handlers(app)
     app.include_router(tokens.router)
     app.include_router(store_router, prefix="/shopify")
+    app.include_router(store_inventory_router, prefix="/shopify")
     app.include_router(supplier_router, prefix="/supplier")
     app.include_router(aliexpress.router, prefix="/aliexpress")
     app.include_router(cj.router, prefix="/cj")

@@ -9,7 +9,7 @@ from graphql import GraphQLError, execute_sync, get_operation_ast, parse, valida
 from graphql.execution.values import get_variable_values
 
 from app.sandbox import delivery
-from app.sandbox.store import cost, state
+from app.sandbox.store import cost, state, usage
 from app.sandbox.store.schema import ROOT, SCHEMA
 
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"  # noqa: S105 - an error text
@@ -72,7 +72,10 @@ def run(shop_domain: str, token: str | None, payload: Any) -> Answer:
             "extensions": _cost_block(requested, None, throttle),
         })
     throttle = cost.take(shop_domain, requested)
+    kind = operation.operation.value  # query | mutation, for the usage log
     if not throttle.allowed:
+        usage.record(shop_domain, operation=kind, requested=requested, actual=None,
+                     available=throttle.currently_available, throttled=True)
         return Answer(200, {
             "errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED", "documentation": RATE_LIMITS_DOC}}],
             "extensions": _cost_block(requested, None, throttle),
@@ -85,6 +88,8 @@ def run(shop_domain: str, token: str | None, payload: Any) -> Answer:
     )
     actual = cost.query_cost(SCHEMA, document, operation, coerced, result.data, actual=True)
     throttle = cost.take(shop_domain, actual - requested)  # refund what the query did not use
+    usage.record(shop_domain, operation=kind, requested=requested, actual=actual,
+                 available=throttle.currently_available, throttled=False)
     body: dict[str, Any] = {"data": result.data}
     if result.errors:
         body["errors"] = [error.formatted for error in result.errors]

@@ -12,10 +12,10 @@ from typing import Any
 from graphql import GraphQLError, GraphQLResolveInfo, build_schema
 from graphql.execution.values import get_directive_values
 
-from app.sandbox.store import events, fulfil, state
+from app.sandbox.store import events, fulfil, inventory_schema, state
 from app.sandbox.store.sdl import SDL
 
-SCHEMA = build_schema(SDL)
+SCHEMA = build_schema(SDL + inventory_schema.SDL)
 MAX_PAGE = 250
 FULFILLMENT_STATUS = {None: "UNFULFILLED", "partial": "PARTIALLY_FULFILLED", "fulfilled": "FULFILLED",
                       "restocked": "RESTOCKED"}
@@ -215,4 +215,5 @@ ROOT = {
     "fulfillmentCreate": _resolve_fulfillment_create,
     "fulfillmentTrackingInfoUpdate": _resolve_tracking_update,
     "fulfillmentEventCreate": _resolve_event_create,
+    **inventory_schema.ROOT,
 }
