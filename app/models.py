@@ -1,15 +1,19 @@
 """Imports every model so that mappers and Alembic see the whole schema. Holds no code."""
 
+from app.disputes.models import Dispute
 from app.evidence.models import EvidenceEvent, LedgerHead
 from app.fulfilments.models import Shipment
 from app.notifications.models import Notification
 from app.orders.models import Customer, DeliveryAddress, Order, OrderLine
 from app.outbox.models import OutboxMessage
+from app.privacy.models import PrivacyRequest
 from app.shops.models import Shop
 from app.suppliers.models import Supplier, SupplierOrder
 from app.webhooks.models import WebhookDelivery
 
 __all__ = [
+    "Dispute",
+    "PrivacyRequest",
     "Customer",
     "DeliveryAddress",
     "EvidenceEvent",

@@ -24,6 +24,8 @@ _ROUTES = {
     "fulfilments.": "store",
     "notifications.": "notifications",
     "outbox.": "maintenance",
+    # Data exports, redactions and shop erasure: rare, may be long, never in the webhook path.
+    "privacy.": "maintenance",
 }
 
 TASK_MODULES = [
@@ -32,6 +34,7 @@ TASK_MODULES = [
     "app.fulfilments.tasks",
     "app.notifications.tasks",
     "app.outbox.tasks",
+    "app.privacy.tasks",
 ]
 
 
@@ -69,6 +72,7 @@ def create_celery() -> Celery:
         worker_hijack_root_logger=False,
         beat_schedule={
             "outbox-sweep": {"task": "outbox.sweep", "schedule": 10.0},
+            "privacy-housekeeping": {"task": "privacy.housekeeping", "schedule": 60.0},
         },
     )
     return app

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, union
+from sqlalchemy import delete, null, select, text, union, update
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
@@ -69,6 +69,40 @@ def record(
     session.add(event)
     session.flush()
     return event
+
+
+def redact_personal(session: Session, event_ids: list[int]) -> int:
+    """Remove the personal part (and its salt) of these events; digests stay, so chains verify.
+
+    The one sanctioned UPDATE of the ledger: the guard trigger allows it only with this
+    transaction-local switch and only when nothing but `personal` and `personal_salt` changes.
+    """
+    if not event_ids:
+        return 0
+    session.flush()
+    # SET LOCAL ends with the transaction; switched off again at once so nothing else uses it.
+    session.execute(text("SET LOCAL dropguard.redaction = 'on'"))
+    result = session.execute(
+        update(EvidenceEvent)
+        .where(EvidenceEvent.id.in_(event_ids), EvidenceEvent.personal.is_not(None))
+        .values(personal=null(), personal_salt=null())  # SQL NULL, not JSON null
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(text("SET LOCAL dropguard.redaction = 'off'"))
+    return result.rowcount
+
+
+def erase_chain(session: Session, *, chain: str, shop_id: int | None) -> int:
+    """Delete a shop's whole chain and its head (shop/redact): the other sanctioned deletion."""
+    session.flush()
+    condition = EvidenceEvent.chain == chain
+    if shop_id is not None:
+        condition = condition | (EvidenceEvent.shop_id == shop_id)
+    session.execute(text("SET LOCAL dropguard.erasure = 'on'"))
+    result = session.execute(delete(EvidenceEvent).where(condition).execution_options(synchronize_session=False))
+    session.execute(delete(LedgerHead).where(LedgerHead.chain == chain))
+    session.execute(text("SET LOCAL dropguard.erasure = 'off'"))
+    return result.rowcount
 
 
 def for_order(session: Session, *, shop_id: int, order_id: int) -> list[EvidenceEvent]:

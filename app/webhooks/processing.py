@@ -6,8 +6,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.disputes import service as disputes
 from app.notifications import service as notifications
 from app.orders import service as orders
+from app.privacy import service as privacy
 from app.shops import service as shops
 from app.shops.models import Shop
 from app.suppliers import service as suppliers
@@ -35,4 +37,9 @@ HANDLERS: dict[str, Any] = {
     "orders/paid": _order_topic,
     "orders/cancelled": _order_topic,
     "app/uninstalled": _app_uninstalled,
+    "disputes/create": disputes.apply_webhook,
+    "disputes/update": disputes.apply_webhook,
+    "customers/data_request": privacy.on_data_request,
+    "customers/redact": privacy.on_customer_redact,
+    "shop/redact": privacy.on_shop_redact,
 }

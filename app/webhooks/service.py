@@ -14,8 +14,13 @@ from app.db import utcnow
 from app.evidence import canonical
 
 # Topics this build acts on; every other topic is recorded and acknowledged for later use.
-PROCESSED_TOPICS = frozenset(
-    {"orders/create", "orders/updated", "orders/paid", "orders/cancelled", "app/uninstalled"}
+# Privacy duties outlive the installation (shop/redact arrives 48 h after app/uninstalled): these
+# are queued for any shop we know, installed or not. A shop we never knew stays unknown_shop.
+COMPLIANCE_TOPICS = frozenset({"customers/data_request", "customers/redact", "shop/redact"})
+PROCESSED_TOPICS = (
+    frozenset({"orders/create", "orders/updated", "orders/paid", "orders/cancelled", "app/uninstalled"})
+    | frozenset({"disputes/create", "disputes/update"})
+    | COMPLIANCE_TOPICS
 )
 PROCESS_TASK = "webhooks.process_delivery"
 
@@ -25,7 +30,7 @@ PROCESS_TASK = "webhooks.process_delivery"
 _RECORD = text(
     """
     WITH shop AS (
-        SELECT id FROM shops WHERE domain = :domain AND status = 'installed'
+        SELECT id FROM shops WHERE domain = :domain AND (status = 'installed' OR :any_status)
     ), delivery AS (
         INSERT INTO webhook_deliveries
             (source, shop_domain, shop_id, topic, event_id, webhook_id, api_version, triggered_at,
@@ -109,6 +114,7 @@ def record_shopify_delivery(
             "triggered_at": triggered_at,
             "payload": body.decode("utf-8"),
             "processed": topic in PROCESSED_TOPICS,
+            "any_status": topic in COMPLIANCE_TOPICS,
             "occurred_at": occurred_at,
             "data": json.dumps(data),
             "digest": digest,
