@@ -92,6 +92,38 @@ class Settings(BaseSettings):
         default=365, description="How far back the import on install reaches"
     )
 
+    # --- Supplier resilience, SLAs, inventory and cost sync (issue 4: app/suppliers/resilience.py,
+    # app/suppliers/sla.py, app/inventory). A supplier's settings (rate_per_second, rate_burst,
+    # breaker_threshold, breaker_cooldown_seconds, sla {confirm_hours, ship_days, tracking_days}) and
+    # a shop's settings (supplier_sla, inventory_safety_buffer, margin_floor) win over these.
+    supplier_rate_per_second: Annotated[float, Field(gt=0)] = Field(
+        default=5.0, description="Calls per second to one supplier, shared by every worker"
+    )
+    supplier_rate_burst: Annotated[int, Field(ge=1)] = Field(
+        default=10, description="Calls one supplier may take at once after a quiet spell"
+    )
+    supplier_breaker_threshold: Annotated[int, Field(ge=1)] = Field(
+        default=5, description="Consecutive failed calls that open a supplier's circuit"
+    )
+    supplier_breaker_cooldown_seconds: Annotated[float, Field(gt=0)] = Field(
+        default=30.0, description="How long an open circuit waits before one probe call"
+    )
+    supplier_sla_confirm_hours: Annotated[float, Field(gt=0)] = Field(
+        default=24.0, description="Default SLA: a placed supplier order is confirmed within this many hours"
+    )
+    supplier_sla_ship_days: Annotated[float, Field(gt=0)] = Field(
+        default=5.0, description="Default SLA: shipped within this many days of placing"
+    )
+    supplier_sla_tracking_days: Annotated[float, Field(gt=0)] = Field(
+        default=7.0, description="Default SLA: a tracking number within this many days of placing"
+    )
+    inventory_safety_buffer: Annotated[int, Field(ge=0)] = Field(
+        default=2, description="Below this supplier quantity the store shows 0 available"
+    )
+    inventory_margin_floor: Annotated[float, Field(ge=0, lt=1)] = Field(
+        default=0.2, description="Alert when (price - unit cost) / price falls under this"
+    )
+
     sandbox: bool = False
     log_level: str = "INFO"
     log_json: bool = True

@@ -1,22 +1,21 @@
 """Imports every model so that mappers and Alembic see the whole schema. Holds no code."""
 
-from app.disputes.models import Dispute
 from app.evidence.models import EvidenceEvent, LedgerHead
 from app.fulfilments.models import Shipment
+from app.inventory.models import InventoryItem, SupplierStock
 from app.notifications.models import Notification
 from app.orders.models import Customer, DeliveryAddress, Order, OrderLine
 from app.outbox.models import OutboxMessage
-from app.privacy.models import PrivacyRequest
 from app.shops.models import Shop
+from app.suppliers.health_models import SupplierQueueEntry, SupplierSlaBreach
 from app.suppliers.models import Supplier, SupplierOrder
 from app.webhooks.models import WebhookDelivery
 
 __all__ = [
-    "Dispute",
-    "PrivacyRequest",
     "Customer",
     "DeliveryAddress",
     "EvidenceEvent",
+    "InventoryItem",
     "LedgerHead",
     "Notification",
     "Order",
@@ -26,5 +25,8 @@ __all__ = [
     "Shop",
     "Supplier",
     "SupplierOrder",
+    "SupplierQueueEntry",
+    "SupplierSlaBreach",
+    "SupplierStock",
     "WebhookDelivery",
 ]

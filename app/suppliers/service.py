@@ -23,7 +23,7 @@ from app.orders.models import Customer, DeliveryAddress, Order
 from app.orders.service import STATUS_RANK
 from app.outbox.service import enqueue
 from app.shops.models import Shop
-from app.suppliers import locks
+from app.suppliers import locks, resilience
 from app.suppliers.client import Call, SupplierRejected, SupplierTemporaryError, client_for
 from app.suppliers.models import Supplier, SupplierOrder
 
@@ -382,10 +382,12 @@ def place(supplier_order_id: int, *, transport: httpx.BaseTransport | None = Non
         if not acquired:
             raise SupplierOrderBusy(f"supplier order {supplier_order_id} is being placed by another task")
         with session_scope() as session:
-            attempt = _begin_attempt(session, supplier_order_id)
+            # Held ("queued") while its supplier's circuit is open or earlier orders still wait.
+            attempt = resilience.admit(session, supplier_order_id) or _begin_attempt(session, supplier_order_id)
         if isinstance(attempt, str):
             return attempt
         result = _call(attempt, transport)
+        resilience.after_call(attempt.supplier, attempt.supplier_order_id, ok=result.kind != "temporary")
         with session_scope() as session:
             outcome = _finish(session, attempt, result)
     if outcome == "retry":

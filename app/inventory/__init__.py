@@ -1,0 +1,1 @@
+"""Inventory and cost sync: supplier stock to the store's available quantities, margins."""
