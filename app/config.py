@@ -164,6 +164,35 @@ class Settings(BaseSettings):
         default=(10, 20), description="default delivery window in days (typical, late) until a route has history"
     )
 
+    # Tracking (issue 5: carrier data, delays). Unset API URLs mean the sandbox emulators under
+    # public_base when sandbox is on, the real services otherwise; the keys default to the
+    # emulators' own (app/sandbox/carrier_life.py DEFAULTS).
+    tracking_provider: Literal["17track", "aftership"] = Field(
+        default="17track", description="aggregator that follows new tracking numbers"
+    )
+    seventeentrack_api_url: str | None = Field(default=None, description="17TRACK v2.2 API base URL")
+    seventeentrack_api_key: str = Field(default="sandbox-17track-key", description="17TRACK API key (17token)")
+    seventeentrack_webhook_key: str = Field(
+        default="sandbox-17track-key", description="17TRACK security key that signs its webhooks"
+    )
+    aftership_api_url: str | None = Field(default=None, description="AfterShip Tracking API base URL")
+    aftership_api_key: str = Field(default="sandbox-aftership-key", description="AfterShip API key")
+    aftership_webhook_secret: str = Field(
+        default="sandbox-aftership-webhook-secret", description="AfterShip webhook signing secret"
+    )
+    tracking_poll_after_hours: Annotated[float, Field(gt=0)] = Field(
+        default=12, description="a followed parcel with no update for this long is polled"
+    )
+    tracking_no_first_scan_days: Annotated[float, Field(gt=0)] = Field(
+        default=5, description="tracking issued but no carrier scan after this many days: alert"
+    )
+    tracking_no_scan_days: Annotated[float, Field(gt=0)] = Field(
+        default=7, description="in transit with no new scan for this many days: alert"
+    )
+    tracking_window_days: tuple[float, float] = Field(
+        default=(10, 20), description="default delivery window in days (typical, late) until a route has history"
+    )
+
     @field_validator("database_url")
     @classmethod
     def _postgres_only(cls, value: str) -> str:

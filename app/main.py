@@ -59,15 +59,19 @@ def create_app(*, start_relay: bool = True) -> FastAPI:
 
     from app.api.routes import router as api_router
     from app.dashboard.pages import router as dashboard_router
+    from app.dashboard.shipments import router as shipments_router
     from app.status.pages import router as status_router
     from app.suppliers.routes import router as supplier_webhooks_router
+    from app.tracking.routes import router as carrier_webhooks_router
     from app.webhooks.routes import router as webhooks_router
 
     app.include_router(ops_router)
     app.include_router(webhooks_router)
     app.include_router(supplier_webhooks_router)
+    app.include_router(carrier_webhooks_router)
     app.include_router(api_router)
     app.include_router(dashboard_router)
+    app.include_router(shipments_router)
     app.include_router(status_router)
 
     if settings.sandbox:

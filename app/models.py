@@ -1,7 +1,7 @@
 """Imports every model so that mappers and Alembic see the whole schema. Holds no code."""
 
 from app.evidence.models import EvidenceEvent, LedgerHead
-from app.fulfilments.models import Shipment
+from app.fulfilments.models import Shipment, StoreFulfilmentEvent
 from app.inventory.models import InventoryItem, SupplierStock
 from app.notifications.models import Notification
 from app.orders.models import Customer, DeliveryAddress, Order, OrderLine
@@ -9,6 +9,7 @@ from app.outbox.models import OutboxMessage
 from app.shops.models import Shop
 from app.suppliers.health_models import SupplierQueueEntry, SupplierSlaBreach
 from app.suppliers.models import Supplier, SupplierOrder
+from app.tracking.models import ShipmentAlert
 from app.webhooks.models import WebhookDelivery
 
 __all__ = [
@@ -22,8 +23,10 @@ __all__ = [
     "OrderLine",
     "OutboxMessage",
     "Shipment",
+    "ShipmentAlert",
     "Shop",
     "Supplier",
+    "StoreFulfilmentEvent",
     "SupplierOrder",
     "SupplierQueueEntry",
     "SupplierSlaBreach",

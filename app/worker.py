@@ -24,6 +24,8 @@ _ROUTES = {
     "fulfilments.": "store",
     "notifications.": "notifications",
     "outbox.": "maintenance",
+    # Carrier webhooks, aggregator registration/polls and delay checks: short calls, ingest-like.
+    "tracking.": "ingest",
     # Data exports, redactions and shop erasure: rare, may be long, never in the webhook path.
     "privacy.": "maintenance",
 }
@@ -34,6 +36,7 @@ TASK_MODULES = [
     "app.fulfilments.tasks",
     "app.notifications.tasks",
     "app.outbox.tasks",
+    "app.tracking.tasks",
     "app.privacy.tasks",
 ]
 
@@ -72,6 +75,8 @@ def create_celery() -> Celery:
         worker_hijack_root_logger=False,
         beat_schedule={
             "outbox-sweep": {"task": "outbox.sweep", "schedule": 10.0},
+            "tracking-poll-stale": {"task": "tracking.poll_stale", "schedule": 900.0},
+            "tracking-detect-delays": {"task": "tracking.detect_delays", "schedule": 1800.0},
             "privacy-housekeeping": {"task": "privacy.housekeeping", "schedule": 60.0},
         },
     )

@@ -31,6 +31,7 @@ from app.shops import service as shops
 from app.shops.models import Shop
 from app.suppliers import locks
 from app.suppliers.client import Call
+from app.tracking import service as tracking
 
 # The first push and eight retries; then the shipment is failed with the last error.
 MAX_ATTEMPTS = 9
@@ -110,7 +111,14 @@ def create_shipment(
         },
         occurred_at=shipped_at,
     )
+    # Number check (an invalid one is flagged before any customer sees it), estimate, aggregator.
+    tracking.on_shipment_created(session, shop, order, shipment)
     return shipment
+
+
+def announceable(shipment: Shipment) -> bool:
+    """Whether the shipped message may go out (False while the tracking number is flagged invalid)."""
+    return tracking.announceable(shipment)
 
 
 @dataclass

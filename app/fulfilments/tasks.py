@@ -6,7 +6,7 @@ import random
 
 from sqlalchemy.exc import OperationalError
 
-from app.fulfilments import service
+from app.fulfilments import service, updates
 from app.fulfilments.client import StoreTemporaryError
 from app.worker import celery_app
 
@@ -28,3 +28,37 @@ def push_to_store(self, shipment_id: int) -> str:
         return service.push_to_store(shipment_id)
     except service.ShipmentBusy:
         raise self.retry(countdown=random.uniform(1.0, 3.0)) from None
+
+
+# Waiting for the fulfilment to exist (or for another task's lock) is not an attempt; the store's
+# temporary errors are bounded by the row's own attempt count (updates.MAX_ATTEMPTS).
+@celery_app.task(
+    name="fulfilments.push_event",
+    bind=True,
+    autoretry_for=(StoreTemporaryError, OperationalError),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=None,
+)
+def push_event(self, event_id: int) -> str:
+    try:
+        return updates.push_event(event_id)
+    except updates.Busy:
+        raise self.retry(countdown=random.uniform(2.0, 6.0), max_retries=200) from None
+
+
+@celery_app.task(
+    name="fulfilments.update_tracking",
+    bind=True,
+    autoretry_for=(StoreTemporaryError, OperationalError),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=12,
+)
+def update_tracking(self, shipment_id: int) -> str:
+    try:
+        return updates.update_tracking(shipment_id)
+    except updates.Busy:
+        raise self.retry(countdown=random.uniform(2.0, 6.0), max_retries=200) from None

@@ -212,7 +212,8 @@ def _shipped(session: Session, shop: Shop, order: Order, so: SupplierOrder, data
     if order.status == "cancelled":
         return "processed"  # recorded; a cancelled order is not fulfilled in the store nor announced
     enqueue(session, PUSH_TASK, shipment.id)
-    if moved:
+    # An invalid tracking number is held back (flagged, merchant alerted) until it is corrected.
+    if moved and fulfilments.announceable(shipment):
         notifications.schedule(session, order, stage="shipped")
     return "processed"
 

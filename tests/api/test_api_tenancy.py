@@ -17,6 +17,7 @@ from app.orders.models import Order
 from app.orders.service import apply_snapshot
 from app.shops.models import Shop
 from tests.factories import order_payload, session_token
+from tests.tracking.helpers import shipment_for as tracking_shipment_for
 
 # The test app secret is short on purpose (it is not a real secret); PyJWT warns about it.
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
@@ -24,7 +25,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthW
 
 # Every merchant route and how this file exercises it. A new /api or /admin route fails
 # test_every_merchant_route_is_covered until a tenant-isolation case is added for it here.
-COVERED_ROUTES = {("GET", "/api/orders"), ("GET", "/admin"), ("GET", "/admin/orders/{order_id}")}
+COVERED_ROUTES = {
+    ("GET", "/api/orders"), ("GET", "/admin"), ("GET", "/admin/orders/{order_id}"), ("GET", "/admin/shipments"),
+}
 
 
 @dataclass
@@ -127,9 +130,21 @@ def test_admin_order_page_of_another_shop_is_not_found(client, tenants):
     assert missing.status_code == 404  # the same answer as an id that exists for someone else
 
 
+def test_admin_shipments_needing_attention_lists_only_the_callers(client, db, tenants):
+    mine, theirs = tenants
+    alerts = {}
+    for tenant in (mine, theirs):
+        _, shipment = tracking_shipment_for(db, tenant.shop, number="NOT-A-NUMBER-" + tenant.shop.domain[:8])
+        alerts[tenant.shop.domain] = shipment.tracking_number
+    response = client.get(f"/admin/shipments?id_token={mine.token}&shop={theirs.shop.domain}")
+    assert response.status_code == 200, response.text
+    assert alerts[mine.shop.domain] in response.text and 'data-condition="invalid_number"' in response.text
+    assert alerts[theirs.shop.domain] not in response.text
+
+
 @pytest.mark.parametrize(
     "path",
-    ["/api/orders?name=" + quote("#1001"), "/admin", "/admin/orders/1"],
+    ["/api/orders?name=" + quote("#1001"), "/admin", "/admin/orders/1", "/admin/shipments"],
 )
 def test_merchant_routes_need_a_session_token(client, tenants, path):
     assert client.get(path).status_code == 401

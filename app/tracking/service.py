@@ -1,0 +1,216 @@
+"""Applying carrier scans to shipments: status moves, evidence, store events, customer messages.
+
+`apply_scan` is the one entry point for every source (17TRACK and AfterShip webhooks and polls,
+supplier tracking such as CJ's). It is safe to call twice with the same data: scans at or before the
+shipment's last known scan are not recorded again, and a status moves only when
+`statuses.supersedes` allows and the scan is not older than the one that set the current status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.db import utcnow
+from app.fulfilments import updates as store_updates
+from app.fulfilments.models import Shipment
+from app.orders.models import DeliveryAddress, Order
+from app.outbox.service import enqueue
+from app.shops.models import Shop
+from app.suppliers import locks
+from app.suppliers.service import advance_order
+from app.tracking import alerts, numbers, windows
+from app.tracking.aggregators import ScanEvent
+from app.tracking.statuses import Normalised, Reason, Status, supersedes, to_shopify
+
+REGISTER_TASK = "tracking.register"
+INVALID_NUMBER = "invalid_number"
+# Status -> the customer's message stage when the parcel enters it.
+_STAGE_ON_ENTRY = {Status.OUT_FOR_DELIVERY: "out_for_delivery"}
+# Status -> the merchant alert raised when the parcel enters it (its customer message comes with it).
+_ALERT_ON_ENTRY = {
+    Status.DELIVERY_FAILED: "delivery_failed",
+    Status.EXCEPTION: "exception",
+    Status.RETURNING: "returning",
+    Status.RETURNED: "returning",
+    Status.INVALID: "invalid_number",
+}
+_NOT_A_SCAN = (Status.PENDING, Status.INFO_RECEIVED, Status.EXPIRED, Status.INVALID)
+
+
+# --- a new shipment -------------------------------------------------------------------------------
+
+
+def announceable(shipment: Shipment) -> bool:
+    """Whether the customer may be told about this shipment (an invalid number is held back)."""
+    return INVALID_NUMBER not in (shipment.flags or [])
+
+
+def check_number(session: Session, shop: Shop, order: Order, shipment: Shipment) -> bool:
+    """Validate the tracking number; an invalid one is flagged, recorded and alerted. Returns validity."""
+    match = numbers.validate(shipment.tracking_number)
+    flags = [flag for flag in shipment.flags or [] if flag != INVALID_NUMBER]
+    if match is None:
+        shipment.flags = [*flags, INVALID_NUMBER]
+        alerts.record(session, shop, shipment, "shipment.number_invalid", {"carrier": shipment.carrier})
+        alerts.raise_alert(session, shop, order, shipment, "invalid_number", {"carrier": shipment.carrier})
+        return False
+    shipment.flags = flags
+    shipment.carrier = shipment.carrier or match.carrier_name[:64]
+    if not shipment.tracking_url and match.tracking_url and len(match.tracking_url) <= 1024:
+        shipment.tracking_url = match.tracking_url
+    alerts.record(session, shop, shipment, "shipment.number_checked",
+                  {"valid": True, "carrier": match.carrier, "format": match.format_id, "country": match.country})
+    return True
+
+
+def on_shipment_created(session: Session, shop: Shop, order: Order, shipment: Shipment) -> None:
+    """Called in the transaction that creates a shipment: check, estimate, follow with the aggregator."""
+    shipment.destination_country = session.scalar(
+        select(DeliveryAddress.country_code).where(DeliveryAddress.order_id == order.id)
+    )
+    check_number(session, shop, order, shipment)
+    session.flush()
+    window = windows.set_estimate(session, shipment)
+    alerts.record(session, shop, shipment, "shipment.estimate",
+                  {"typical_days": window.typical_days, "late_days": window.late_days, "learned_from": window.points,
+                   "expected_from": _iso(shipment.expected_from), "expected_by": _iso(shipment.expected_by)})
+    enqueue(session, REGISTER_TASK, shipment.id)
+
+
+def change_tracking(session: Session, shipment: Shipment, *, tracking_number: str, carrier: str | None,
+                    tracking_url: str | None, source: str) -> bool:
+    """The supplier (or merchant) gave the parcel new tracking details: record, re-check, re-follow,
+    update the store's fulfilment, and announce it if the old number had held the announcement back.
+    Returns False when nothing changed."""
+    order, shipment = locks.lock_with_order(session, Shipment, shipment.id)
+    shop = session.get(Shop, shipment.shop_id)
+    tracking_number = tracking_number.strip()[:64]
+    new = (tracking_number, carrier or shipment.carrier, tracking_url or None)
+    old = (shipment.tracking_number, shipment.carrier, shipment.tracking_url)
+    if new == old:
+        return False
+    was_held = not announceable(shipment)
+    number_changed = tracking_number != shipment.tracking_number
+    shipment.tracking_number, shipment.carrier, shipment.tracking_url = new
+    alerts.record(session, shop, shipment, "shipment.tracking_changed",
+                  {"previous_number": old[0], "previous_carrier": old[1], "carrier": shipment.carrier,
+                   "source": source}, source=source)
+    if number_changed:
+        valid = check_number(session, shop, order, shipment)
+        shipment.registered_at = None
+        enqueue(session, REGISTER_TASK, shipment.id)
+        if valid and was_held and order.status == "shipped":
+            alerts.notify_customer(session, order, "shipped")
+    store_updates.queue_tracking_update(session, shipment)
+    return True
+
+
+# --- scans ----------------------------------------------------------------------------------------
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _record_scans(session: Session, shop: Shop, shipment: Shipment, events: Sequence[ScanEvent], source: str) -> int:
+    since = shipment.last_event_at
+    fresh = [e for e in events if e.time is not None and (since is None or e.time > since)]
+    for event in fresh:
+        alerts.record(
+            session, shop, shipment, "tracking.scan",
+            {"provider": source, "time": _iso(event.time), "raw_status": event.raw_status,
+             "status": event.normalised.status.value if event.normalised else None},
+            personal={"location": event.location, "description": event.description},
+            occurred_at=event.time, source=source,
+        )
+    if fresh:
+        shipment.last_event_at = max(e.time for e in fresh)
+    scanned = [e.time for e in events if e.time and e.normalised and e.normalised.status not in _NOT_A_SCAN]
+    if scanned and (shipment.first_scan_at is None or min(scanned) < shipment.first_scan_at):
+        shipment.first_scan_at = min(scanned)
+    return len(fresh)
+
+
+def _status_time(normalised: Normalised, events: Sequence[ScanEvent], now: datetime) -> datetime:
+    """When the latest status happened: its newest matching scan, else the newest scan, else now."""
+    matching = [e.time for e in events if e.time and e.normalised and e.normalised.status == normalised.status]
+    dated = [e.time for e in events if e.time]
+    return max(matching or dated or [now])
+
+
+def _all_delivered(session: Session, order: Order) -> bool:
+    states = session.scalars(select(Shipment.status).where(Shipment.order_id == order.id)).all()
+    return bool(states) and all(state == Status.DELIVERED.value for state in states)
+
+
+def _after_change(session: Session, shop: Shop, order: Order, shipment: Shipment, previous: Status | None,
+                  new: Status, at: datetime, now: datetime) -> None:
+    first_transit = new == Status.IN_TRANSIT and (previous is None or (previous.rank or 0) < 2)
+    reason = Reason(shipment.status_reason) if shipment.status_reason else None
+    shopify = to_shopify(new, reason, first_transit_scan=first_transit)
+    if shopify and order.status != "cancelled":
+        store_updates.queue_event(session, shipment, shopify, at)
+    if new in (Status.IN_TRANSIT, Status.OUT_FOR_DELIVERY, Status.DELIVERED, Status.AVAILABLE_FOR_PICKUP):
+        alerts.resolve(session, shipment, alerts.STALL_CONDITIONS, now=now)
+    if not announceable(shipment) and new != Status.INVALID:
+        return  # the customer was never told about this number: no carrier news either
+    if new in _STAGE_ON_ENTRY:
+        alerts.notify_customer(session, order, _STAGE_ON_ENTRY[new])
+    if new == Status.DELIVERED and _all_delivered(session, order):
+        advance_order(order, "delivered")
+        alerts.notify_customer(session, order, "delivered")
+    if new in _ALERT_ON_ENTRY:
+        condition = _ALERT_ON_ENTRY[new]
+        if condition == "invalid_number":
+            shipment.flags = [*(f for f in shipment.flags or [] if f != INVALID_NUMBER), INVALID_NUMBER]
+        alerts.raise_alert(session, shop, order, shipment, condition,
+                           {"status": new.value, "reason": shipment.status_reason,
+                            "raw_status": shipment.raw_status, "raw_sub_status": shipment.raw_sub_status}, now=now)
+
+
+def apply_scan(session: Session, shipment: Shipment, normalised: Normalised | None, events: Sequence[ScanEvent],
+               source: str, *, now: datetime | None = None) -> str:
+    """Apply one report about a parcel (latest status + its scans, any order). Flushes, never commits.
+
+    Returns "changed", "unchanged" (nothing new or not allowed to move) or "stale" (older than the
+    scan that set the current status). Callable by supplier adapters (e.g. CJ tracking webhooks)
+    with `source` naming them.
+    """
+    now = now or utcnow()
+    order, shipment = locks.lock_with_order(session, Shipment, shipment.id)
+    shop = session.get(Shop, shipment.shop_id)
+    previous_status_at = shipment.status_at
+    _record_scans(session, shop, shipment, events, source)
+    if normalised is None:
+        return "unchanged"
+    at = _status_time(normalised, events, now)
+    if previous_status_at is not None and at < previous_status_at:
+        alerts.record(session, shop, shipment, "shipment.status_not_applied",
+                      {"reason": "older_than_current", **normalised.as_dict(), "scan_time": _iso(at)}, source=source)
+        return "stale"
+    current = Status(shipment.status) if shipment.status else None
+    if not supersedes(normalised.status, current):
+        return "unchanged"
+    shipment.status = normalised.status.value
+    shipment.raw_status, shipment.raw_sub_status = normalised.raw_status, normalised.raw_sub_status
+    shipment.status_reason = normalised.reason.value if normalised.reason else None
+    shipment.provider, shipment.status_at = source[:16], at
+    if normalised.status == Status.DELIVERED:
+        shipment.delivered_at = at
+    alerts.record(session, shop, shipment, "shipment.status_changed",
+                  {"from": current.value if current else None, **normalised.as_dict(), "source": source,
+                   "scan_time": _iso(at)}, occurred_at=at, source=source)
+    _after_change(session, shop, order, shipment, current, normalised.status, at, now)
+    return "changed"
+
+
+def shipments_for_number(session: Session, number: str) -> list[Shipment]:
+    """Shipments carrying this tracking number (as stored, or in its normalised form)."""
+    candidates = {number, numbers.normalise(number)}
+    return list(session.scalars(
+        select(Shipment).where(Shipment.tracking_number.in_(candidates)).order_by(Shipment.id)
+    ))
