@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from app.db import session_scope, utcnow
 from app.errors import AppError
 from app.evidence import service as evidence
+from app.fulfilments import updates
 from app.fulfilments.client import (
     FULFILLMENT_CREATE,
     ORDER_QUERY,
@@ -137,6 +138,7 @@ class _Result:
     calls: list[Call]
     fulfillment: dict[str, Any] | None = None
     error: str | None = None
+    attached: bool = False  # added to an earlier parcel's fulfilment (see _call)
 
 
 def _fail(session: Session, shop: Shop, shipment: Shipment, reason: str, data: dict[str, Any]) -> str:
@@ -208,6 +210,12 @@ def _call(attempt: _Attempt, transport: httpx.BaseTransport | None) -> _Result:
                     return _Result("found", calls, fulfillment=fulfillment)
             open_orders = _open_orders(order)
             if not open_orders:
+                # A later parcel of an order whose items an earlier parcel already fulfilled (the
+                # supplier's data does not say which items travel in which parcel): its number is
+                # added to that fulfilment's tracking instead (Shopify shows every number).
+                attached = updates.attach_number(client, order, attempt.tracking)
+                if attached is not None:
+                    return _Result("pushed", calls, fulfillment=attached, attached=True)
                 return _Result(
                     "rejected", calls, error="no open fulfillment order (fulfilled or closed in the store)"
                 )
@@ -259,6 +267,7 @@ def _finish(session: Session, attempt: _Attempt, result: _Result) -> str:
             {
                 "fulfillment_id": fulfillment_id,
                 "adopted": result.kind == "found",
+                "attached": result.attached,
                 "carrier": shipment.carrier,
                 "attempt": attempt.number,
                 "calls": calls,

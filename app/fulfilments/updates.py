@@ -115,6 +115,27 @@ def queue_tracking_update(session: Session, shipment: Shipment) -> None:
     enqueue(session, TRACKING_TASK, shipment.id)
 
 
+def attach_number(client: StoreClient, order: dict[str, Any], tracking: dict[str, str]) -> dict[str, Any] | None:
+    """Add a parcel's number to the order's first successful fulfilment; None when there is none.
+
+    Used by the fulfilment push when an earlier parcel fulfilled every item: one fulfilment then
+    carries every parcel's number. The caller has read the order first and found the number absent.
+    """
+    fulfillment = next((f for f in order.get("fulfillments") or [] if f.get("status") == "SUCCESS"), None)
+    if fulfillment is None:
+        return None
+    infos = [i for i in fulfillment.get("trackingInfo") or [] if isinstance(i, dict) and i.get("number")]
+    numbers = [i["number"] for i in infos] + [tracking["number"]]
+    urls = [i.get("url") for i in infos if i.get("url")] + ([tracking["url"]] if tracking.get("url") else [])
+    company = next((i.get("company") for i in infos if i.get("company")), None) or tracking.get("company")
+    tracking_input = {"numbers": numbers, "urls": urls, **({"company": company} if company else {})}
+    answer = client.graphql(TRACKING_UPDATE, {"id": fulfillment["id"], "tracking": tracking_input})
+    updated = answer.get("fulfillmentTrackingInfoUpdate") or {}
+    if updated.get("userErrors") or not updated.get("fulfillment"):
+        return None
+    return updated["fulfillment"]
+
+
 # --- calls ----------------------------------------------------------------------------------------
 
 
