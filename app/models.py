@@ -9,6 +9,7 @@ from app.outbox.models import OutboxMessage
 from app.shops.models import Shop
 from app.suppliers.health_models import SupplierQueueEntry, SupplierSlaBreach
 from app.suppliers.models import Supplier, SupplierOrder
+from app.suppliers.tables import MappingImport, OrderFlag, SupplierOrderLine, VariantMapping
 from app.tracking.models import ShipmentAlert
 from app.webhooks.models import WebhookDelivery
 
@@ -18,8 +19,10 @@ __all__ = [
     "EvidenceEvent",
     "InventoryItem",
     "LedgerHead",
+    "MappingImport",
     "Notification",
     "Order",
+    "OrderFlag",
     "OrderLine",
     "OutboxMessage",
     "Shipment",
@@ -28,8 +31,10 @@ __all__ = [
     "Supplier",
     "StoreFulfilmentEvent",
     "SupplierOrder",
+    "SupplierOrderLine",
     "SupplierQueueEntry",
     "SupplierSlaBreach",
     "SupplierStock",
+    "VariantMapping",
     "WebhookDelivery",
 ]

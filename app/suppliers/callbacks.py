@@ -23,9 +23,9 @@ from app.notifications import service as notifications
 from app.orders.models import Order
 from app.outbox.service import enqueue
 from app.shops.models import Shop
-from app.suppliers import locks
+from app.suppliers import locks, ordering
+from app.suppliers.events import advance_order, record_event
 from app.suppliers.models import SupplierOrder
-from app.suppliers.service import advance_order, record_event
 from app.webhooks.models import WebhookDelivery
 from app.webhooks.signing import is_shop_domain
 
@@ -234,15 +234,28 @@ def _cancelled(
         source="supplier",
         occurred_at=at,
     )
+    if previous != "cancelling" and order.status != "cancelled":
+        # The supplier dropped an order we still want: the next mapped supplier takes its lines.
+        ordering.fall_back(session, shop, order, so, "cancelled_by_supplier")
     return "processed"
 
 
-_HANDLERS = {"order.confirmed": _confirmed, "order.shipped": _shipped, "order.cancelled": _cancelled}
+HANDLERS = {"order.confirmed": _confirmed, "order.shipped": _shipped, "order.cancelled": _cancelled}
+
+
+def apply_change(session: Session, so_id: int, topic: str, data: dict[str, Any], at: datetime) -> str:
+    """Apply one change learnt from a supplier (callback, CJ webhook, poll) to a supplier order.
+
+    `data` has the generic order JSON's keys (id, tracking_number, carrier, tracking_url, shipped_at).
+    """
+    order, so = locks.lock_with_order(session, SupplierOrder, so_id)
+    shop = session.get(Shop, so.shop_id)
+    return HANDLERS[topic](session, shop, order, so, data, at)
 
 
 def apply(session: Session, delivery: WebhookDelivery) -> str:
     """Apply one recorded callback; returns the delivery's new status (processed | ignored)."""
-    handler = _HANDLERS.get(delivery.topic)
+    handler = HANDLERS.get(delivery.topic)
     data = delivery.payload.get("order") or {}
     found = session.scalar(
         select(SupplierOrder).where(SupplierOrder.idempotency_key == data.get("reference"))

@@ -13,8 +13,11 @@ import httpx
 from app.db import session_scope
 from app.shops.models import Shop
 from app.suppliers import locks
-from app.suppliers.client import Call, SupplierRejected, SupplierTemporaryError, client_for
+from app.suppliers.adapters import get_adapter
+from app.suppliers.client import Call, SupplierTemporaryError
 from app.suppliers.models import Supplier, SupplierOrder
+from app.suppliers.protocols import SupplierError
+from app.suppliers.protocols import SupplierOrderState as S
 from app.suppliers.service import SupplierOrderBusy, record_event
 
 
@@ -32,27 +35,28 @@ def _cancel_calls(
 ) -> _Outcome:
     outcome = _Outcome()
     try:
-        with client_for(supplier, transport=transport) as client:
-            outcome.calls = client.calls
+        with get_adapter(supplier, transport=transport) as adapter:
+            outcome.calls = adapter.calls
             if external_id:
-                targets = [external_id]
+                targets = external_id.split(",")  # AliExpress: one order per seller
             else:
                 # Sent but never answered: whatever the supplier holds under our reference.
-                found = [
-                    order for order in client.find_orders(reference) if order.get("status") != "cancelled"
-                ]
-                targets = [str(order["id"]) for order in found]
+                found = [o for o in adapter.find_order_by_reference(reference) if o.state != S.CANCELLED]
+                targets = [o.external_id for o in found]
                 outcome.adopted = targets[0] if targets else None
             for target in targets:
                 try:
-                    client.cancel_order(target)
+                    adapter.cancel_order(target)
                     outcome.cancelled.append(target)
-                except SupplierRejected as error:
+                except SupplierError as error:
+                    if error.retryable:
+                        raise
                     outcome.refused.append((target, error.message))
-    except SupplierTemporaryError as error:
-        outcome.error = error.message
-    except SupplierRejected as error:  # an unsupported protocol: nothing can be called
-        outcome.refused.append((external_id or reference, error.message))
+    except SupplierError as error:
+        if error.retryable:
+            outcome.error = error.message
+        else:  # e.g. no lookup by reference at this supplier: nothing can be called
+            outcome.refused.append((external_id or reference, error.message))
     return outcome
 
 
@@ -92,8 +96,10 @@ def _finish(session, supplier_order_id: int, outcome: _Outcome) -> str:
         return so.status
     if outcome.refused:
         reason = "; ".join(f"{target}: {message}" for target, message in outcome.refused)
-        # The supplier keeps the order (usually: already shipped); its callbacks carry it on.
-        so.status, so.last_error = ("confirmed" if so.confirmed_at else "placed"), reason
+        # The supplier keeps the order (usually: already shipped); its callbacks carry it on. Never
+        # sent for sure and not found: a person reconciles it.
+        kept = "confirmed" if so.confirmed_at else "placed" if so.external_id else "reconciling"
+        so.status, so.last_error = kept, reason
         record_event(
             session,
             shop,

@@ -17,15 +17,15 @@ class Supplier(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), index=True)
     name: Mapped[str] = mapped_column(String(255))
-    # Which adapter speaks to it: "generic" (signed JSON API) for now.
+    # Which adapter speaks to it: "generic" (signed JSON API), "aliexpress" or "cj".
     protocol: Mapped[str] = mapped_column(String(32), default="generic")
     is_default: Mapped[bool] = mapped_column(default=False)
     settings: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
 
 
 class SupplierOrder(TimestampMixin, Base):
+    # One per (order, supplier) and per fallback hop: the idempotency key says which.
     __tablename__ = "supplier_orders"
-    __table_args__ = (UniqueConstraint("order_id", "supplier_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), index=True)
@@ -41,3 +41,8 @@ class SupplierOrder(TimestampMixin, Base):
     placed_at: Mapped[datetime | None]
     confirmed_at: Mapped[datetime | None]
     shipped_at: Mapped[datetime | None]
+    # Fallback: the supplier order (out of stock / refused) whose lines this one takes over.
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("supplier_orders.id"))
+    # Polling of suppliers without order webhooks (AliExpress): when next, and how many so far.
+    poll_after: Mapped[datetime | None]
+    polls: Mapped[int] = mapped_column(default=0, server_default="0")

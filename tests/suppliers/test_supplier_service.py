@@ -164,7 +164,8 @@ def test_concurrent_places_call_once(db, shop):
     assert "placed" in results
 
 
-def test_order_without_address_fails_without_calling(db, shop):
+def test_order_without_address_goes_to_review_without_calling(db, shop):
+    # Issue 4: an address that cannot be fixed waits in the merchant's queue; nothing is planned.
     payload_order = paid_order(db, shop)
     with get_sessionmaker()() as session:
         session.delete(session.get(DeliveryAddress, payload_order.id))
@@ -172,10 +173,18 @@ def test_order_without_address_fails_without_calling(db, shop):
     service.plan_for_order(db, payload_order)
     hold_outbox(db)
     db.commit()
-    (so,) = supplier_orders(payload_order.id)
+    assert supplier_orders(payload_order.id) == []
+    assert kinds(shop.domain, "order.flagged.") == ["order.flagged.address"]
+
+
+def test_address_lost_after_planning_fails_without_calling(db, shop):
+    order, so = _planned(db, shop)
+    with get_sessionmaker()() as session:
+        session.delete(session.get(DeliveryAddress, order.id))
+        session.commit()
     fake = FakeSupplier()
     assert service.place(so.id, transport=fake.transport()) == "failed"
-    assert fake.requests == [] and supplier_orders(payload_order.id)[0].attempts == 0
+    assert fake.requests == [] and supplier_orders(order.id)[0].attempts == 0
 
 
 def test_cancel_before_sending_needs_no_call(db, shop):

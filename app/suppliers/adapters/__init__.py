@@ -21,8 +21,16 @@ PROTOCOLS = ("generic", "aliexpress", "cj")
 # Which names under settings["secrets"] each protocol reads.
 SECRET_NAMES = {"generic": ("api_secret",), "aliexpress": ("app_secret", "access_token"), "cj": ("api_key",)}
 
-__all__ = ["PROTOCOLS", "OrderLineRequest", "OrderRequest", "SupplierAdapter", "WebhookUpdate", "get_adapter",
-           "set_secret", "supplier_secrets"]
+__all__ = ["PROTOCOLS", "OrderLineRequest", "OrderRequest", "SupplierAdapter", "WebhookUpdate", "adapter_class",
+           "get_adapter", "set_secret", "supplier_secrets"]
+
+_CLASSES: dict[str, type] = {"generic": generic.GenericAdapter, "aliexpress": aliexpress.AliExpressAdapter,
+                             "cj": cj.CJAdapter}
+
+
+def adapter_class(protocol: str) -> type | None:
+    """The adapter class of a protocol: its capability flags without building a client."""
+    return _CLASSES.get(protocol)
 
 
 def set_secret(supplier: Supplier, name: str, value: str) -> None:

@@ -1,0 +1,247 @@
+"""From a paid order to supplier orders: policy, address check, split by supplier, fallback.
+
+plan() runs in the transaction that learns the order is paid, with the order row locked, so two
+deliveries of the same paid webhook plan once: lines already held by a live supplier order are
+never planned again, and an open review / address / unmapped flag holds the rest until the
+merchant releases it. Each supplier order is then placed by "suppliers.place_order" (service.place).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from app.db import utcnow
+from app.orders.models import Customer, DeliveryAddress, Order, OrderLine
+from app.outbox.service import enqueue
+from app.shops.models import Shop
+from app.suppliers import address as addresses
+from app.suppliers.events import PLACE_TASK, record_event, record_order_event, reference_for
+from app.suppliers.mapping import mappings_for_line
+from app.suppliers.models import Supplier, SupplierOrder
+from app.suppliers.tables import OrderFlag, SupplierOrderLine, VariantMapping
+
+POLICIES = ("auto", "review_above_risk", "manual")
+# Flags that stop planning until the merchant releases the order.
+HOLDING = ("review", "address", "unmapped")
+# Supplier orders whose lines are taken: not to be planned again.
+LIVE = ("pending", "placed", "confirmed", "shipped", "cancelling", "reconciling")
+
+
+def risk_score(order: Order) -> float | None:
+    """The order's risk score, 0..1. The scoring model arrives in a later issue: none yet, and
+    None means "not risky" for the review policy."""
+    return None
+
+
+def policy_of(shop: Shop) -> tuple[str, float]:
+    """(policy, threshold) from shops.settings["ordering"]; unknown values fall back to auto."""
+    own = (shop.settings or {}).get("ordering") or {}
+    policy = own.get("policy") if own.get("policy") in POLICIES else "auto"
+    try:
+        threshold = float(own.get("risk_threshold", 0.7))
+    except (TypeError, ValueError):
+        threshold = 0.7
+    return policy, threshold
+
+
+# ---- flags ---------------------------------------------------------------------------------------
+
+
+def open_flags(session: Session, order_id: int) -> list[OrderFlag]:
+    return list(session.scalars(
+        select(OrderFlag).where(OrderFlag.order_id == order_id, OrderFlag.resolved_at.is_(None)).order_by(OrderFlag.id)))
+
+
+def raise_flag(session: Session, shop: Shop, order: Order, kind: str, reason: str, data: dict[str, Any], *,
+               personal: dict[str, Any] | None = None) -> bool:
+    """Open (or re-open) one flag per order and kind; False when it was open already."""
+    statement = insert(OrderFlag).values(shop_id=shop.id, order_id=order.id, kind=kind, reason=reason, data=data)
+    flag_id = session.scalar(statement.on_conflict_do_update(
+        index_elements=["order_id", "kind"],
+        set_={"reason": reason, "data": data, "resolved_at": None, "resolution": None, "updated_at": func.now()},
+        where=OrderFlag.resolved_at.is_not(None),
+    ).returning(OrderFlag.id))
+    if flag_id is None:
+        return False
+    record_order_event(session, shop, order, f"order.flagged.{kind}", {"flag_id": flag_id, **data},
+                       personal=personal)
+    return True
+
+
+def resolve_flag(session: Session, shop: Shop, order: Order, kind: str, resolution: str) -> bool:
+    flag = session.scalar(select(OrderFlag).where(OrderFlag.order_id == order.id, OrderFlag.kind == kind,
+                                                  OrderFlag.resolved_at.is_(None)).with_for_update())
+    if flag is None:
+        return False
+    flag.resolved_at, flag.resolution = utcnow(), resolution
+    record_order_event(session, shop, order, f"order.flag_resolved.{kind}",
+                       {"flag_id": flag.id, "resolution": resolution}, source="merchant")
+    return True
+
+
+# ---- planning ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pick:
+    line: OrderLine
+    supplier_id: int
+    mapping: VariantMapping | None  # None: the shop's default supplier by store SKU
+
+
+def _covered_lines(session: Session, order_id: int) -> set[int]:
+    return set(session.scalars(
+        select(SupplierOrderLine.order_line_id).join(SupplierOrder, SupplierOrder.id == SupplierOrderLine.supplier_order_id)
+        .where(SupplierOrder.order_id == order_id, SupplierOrder.status.in_(LIVE))))
+
+
+def _default_supplier(session: Session, shop_id: int) -> Supplier | None:
+    return session.scalar(select(Supplier).where(Supplier.shop_id == shop_id, Supplier.is_default)
+                          .order_by(Supplier.id).limit(1))
+
+
+def create_supplier_order(session: Session, shop: Shop, order: Order, supplier_id: int, picks: list[Pick], *,
+                          replaces: SupplierOrder | None = None) -> SupplierOrder:
+    """One pending supplier order with its lines, its evidence and its placement task."""
+    hop = session.scalar(select(func.count()).select_from(SupplierOrder).where(
+        SupplierOrder.order_id == order.id, SupplierOrder.supplier_id == supplier_id)) or 0
+    so = SupplierOrder(shop_id=shop.id, order_id=order.id, supplier_id=supplier_id, status="pending", attempts=0,
+                       idempotency_key=reference_for(shop.id, order.id, supplier_id, hop),
+                       replaces_id=replaces.id if replaces else None)
+    session.add(so)
+    session.flush()
+    for pick in picks:
+        mapping = pick.mapping
+        session.add(SupplierOrderLine(
+            supplier_order_id=so.id, shop_id=shop.id, order_line_id=pick.line.id,
+            mapping_id=mapping.id if mapping else None,
+            supplier_sku=mapping.supplier_sku if mapping else pick.line.sku,
+            supplier_variant=mapping.supplier_variant if mapping else None,
+            title=pick.line.title, quantity=pick.line.quantity,
+            unit_cost=mapping.unit_cost if mapping else None, currency=mapping.currency if mapping else None,
+            shipping_method=mapping.shipping_method if mapping else None))
+    supplier = session.get(Supplier, supplier_id)
+    record_event(session, shop, so, "supplier_order.planned", {
+        "supplier_id": supplier_id, "supplier": supplier.name, "protocol": supplier.protocol,
+        "lines": len(picks), "quantity": sum(p.line.quantity for p in picks),
+        "order_line_ids": [p.line.id for p in picks], "replaces": replaces.id if replaces else None})
+    enqueue(session, PLACE_TASK, so.id)
+    session.flush()
+    return so
+
+
+def check_address(session: Session, shop: Shop, order: Order) -> addresses.Checked:
+    customer = session.get(Customer, order.customer_id) if order.customer_id else None
+    name = " ".join(filter(None, [customer and customer.first_name, customer and customer.last_name]))
+    return addresses.check(session.get(DeliveryAddress, order.id), fallback_name=name or None,
+                           email=customer.email if customer else None)
+
+
+def plan(session: Session, order: Order, *, released: bool = False) -> list[SupplierOrder]:
+    """Plan what is left of a paid order. `released`: the merchant approved it (policy skipped)."""
+    order = session.get(Order, order.id, with_for_update={"key_share": True}, populate_existing=True)
+    if order.status == "cancelled":
+        return []
+    shop = session.get(Shop, order.shop_id)
+    if not released and any(flag.kind in HOLDING for flag in open_flags(session, order.id)):
+        return []
+    covered = _covered_lines(session, order.id)
+    lines = [line for line in order.lines if line.quantity > 0 and line.id not in covered]
+    if not lines:
+        return []
+    if not released:
+        policy, threshold = policy_of(shop)
+        score = risk_score(order)
+        if policy == "manual" or (policy == "review_above_risk" and score is not None and score >= threshold):
+            reason = ("the shop orders from suppliers by hand" if policy == "manual"
+                      else f"risk score {score:.2f} is at or above {threshold:.2f}")
+            raise_flag(session, shop, order, "review", reason, {"policy": policy, "risk_score": score,
+                                                                  "threshold": threshold})
+            return []
+    checked = check_address(session, shop, order)
+    if not checked.ok:
+        raise_flag(session, shop, order, "address", "; ".join(checked.problems),
+                   {"fields": checked.fields}, personal={"problems": checked.problems})
+        return []
+    if checked.fixes:
+        record_order_event(session, shop, order, "order.address_normalised", {"fixed": checked.fixes})
+    default = _default_supplier(session, shop.id)
+    groups: dict[int, list[Pick]] = {}
+    unmapped: list[OrderLine] = []
+    for line in lines:
+        found = mappings_for_line(session, shop.id, line)
+        if found:
+            groups.setdefault(found[0].supplier_id, []).append(Pick(line, found[0].supplier_id, found[0]))
+        elif default is not None:
+            groups.setdefault(default.id, []).append(Pick(line, default.id, None))
+        else:
+            unmapped.append(line)
+    if unmapped:
+        data = {"order_line_ids": [line.id for line in unmapped],
+                "variant_ids": [line.variant_id for line in unmapped], "skus": [line.sku for line in unmapped]}
+        record_order_event(session, shop, order, "supplier_order.unmapped", data)
+        raise_flag(session, shop, order, "unmapped",
+                   f"{len(unmapped)} line(s) have no supplier product: map them, then release the order", data)
+    return [create_supplier_order(session, shop, order, supplier_id, picks) for supplier_id, picks in groups.items()]
+
+
+# ---- fallback ------------------------------------------------------------------------------------
+
+
+def fall_back(session: Session, shop: Shop, order: Order, failed: SupplierOrder, reason: str) -> list[SupplierOrder]:
+    """Give the failed supplier order's lines to the next mapped supplier of each line."""
+    tried: dict[int, set[int]] = {}
+    for line_id, supplier_id in session.execute(
+        select(SupplierOrderLine.order_line_id, SupplierOrder.supplier_id)
+        .join(SupplierOrder, SupplierOrder.id == SupplierOrderLine.supplier_order_id)
+        .where(SupplierOrder.order_id == order.id)
+    ):
+        tried.setdefault(line_id, set()).add(supplier_id)
+    own_lines = session.scalars(select(SupplierOrderLine).where(SupplierOrderLine.supplier_order_id == failed.id)).all()
+    if not own_lines:  # planned before mappings existed: its lines are the whole order
+        return _none_left(session, shop, order, failed, reason, [line.id for line in order.lines])
+    groups: dict[int, list[Pick]] = {}
+    stranded: list[int] = []
+    for own in own_lines:
+        line = session.get(OrderLine, own.order_line_id)
+        nxt = next((m for m in mappings_for_line(session, shop.id, line)
+                    if m.supplier_id not in tried.get(line.id, set())), None)
+        if nxt is None:
+            stranded.append(line.id)
+        else:
+            groups.setdefault(nxt.supplier_id, []).append(Pick(line, nxt.supplier_id, nxt))
+    created = []
+    for supplier_id, picks in groups.items():
+        so = create_supplier_order(session, shop, order, supplier_id, picks, replaces=failed)
+        record_event(session, shop, failed, "supplier_order.fallback", {
+            "reason": reason, "from_supplier_id": failed.supplier_id, "to_supplier_id": supplier_id,
+            "to_supplier_order_id": so.id, "order_line_ids": [p.line.id for p in picks]})
+        created.append(so)
+    if stranded:
+        _none_left(session, shop, order, failed, reason, stranded)
+    return created
+
+
+def _none_left(session: Session, shop: Shop, order: Order, failed: SupplierOrder, reason: str,
+               line_ids: list[int]) -> list[SupplierOrder]:
+    data = {"reason": reason, "order_line_ids": line_ids, "last_supplier_id": failed.supplier_id}
+    record_event(session, shop, failed, "supplier_order.no_supplier_left", data)
+    raise_flag(session, shop, order, "awaiting_customer_choice",
+               f"no supplier can fill {len(line_ids)} line(s) ({reason}): offer the customer to wait or to "
+               "cancel and be refunded", data)
+    return []
+
+
+def release(session: Session, order: Order, *, by: str = "merchant") -> list[SupplierOrder]:
+    """The merchant approved a held order: resolve its holding flags and plan what is left."""
+    shop = session.get(Shop, order.shop_id)
+    for flag in open_flags(session, order.id):
+        if flag.kind in HOLDING:
+            resolve_flag(session, shop, order, flag.kind, f"released by {by}")
+    planned = plan(session, order, released=True)
+    return planned
