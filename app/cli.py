@@ -140,6 +140,60 @@ def shops_add(
         fail(error.message)
 
 
+@shops_cli.command("import")
+def shops_import(
+    domain: Annotated[str, typer.Argument(help="The shop's *.myshopify.com domain")],
+    since: Annotated[str, typer.Option("--since", help="How far back, in days (e.g. 365d)")] = "365d",
+) -> None:
+    """Import past orders, refunds, fulfilments and disputes; resumes after an interruption."""
+    from datetime import timedelta
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from app.db import get_sessionmaker, utcnow
+    from app.history.service import run_import
+    from app.shops.admin_client import AdminError
+    from app.shops.service import get_by_domain
+    from app.shops.tokens import TokenError
+
+    get_settings()
+    if not since.endswith("d") or not since[:-1].isdigit() or int(since[:-1]) < 1:
+        fail("--since takes a number of days, like 365d")
+    with get_sessionmaker()() as session:
+        shop = get_by_domain(session, domain.strip().lower())
+    if shop is None or not shop.is_installed:
+        fail(f"{domain} is not an installed shop")
+    start = utcnow() - timedelta(days=int(since[:-1]))
+    # Whole days: a re-run the same day continues the same window instead of starting over.
+    start = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[detail]}")) as progress:
+        task = progress.add_task(f"importing {shop.domain}", total=None, detail="")
+
+        def show(state: dict) -> None:
+            progress.update(task, total=state.get("orders_total"), completed=state["orders_seen"],
+                            detail=f"refunds {state['refunds']} fulfilments {state['fulfillments']} "
+                                   f"disputes {state['disputes']}")
+
+        try:
+            outcome = run_import(shop.id, since=start, on_page=show)
+        except (AdminError, TokenError) as error:
+            fail(f"import stopped (run again to resume): {error.message}", code=1)
+    typer.echo(f"{shop.domain}: {outcome}")
+
+
+@shops_cli.command("rotate-keys")
+def shops_rotate_keys() -> None:
+    """Re-encrypt stored tokens with the newest DROPGUARD_ENCRYPTION_KEYS key."""
+    from app.db import session_scope
+    from app.shops.service import rotate_keys
+
+    get_settings()
+    with session_scope() as session:
+        count = rotate_keys(session)
+    typer.echo(f"re-encrypted the tokens of {count} shops")
+
+
 @ledger_cli.command("verify")
 def ledger_verify(
     shop: Annotated[str | None, typer.Option("--shop", help="Only this shop's chain (its domain)")] = None,

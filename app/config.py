@@ -124,6 +124,28 @@ class Settings(BaseSettings):
         default=0.2, description="Alert when (price - unit cost) / price falls under this"
     )
 
+    # --- Shopify app install, tokens and history import (issue 3: app/shops, app/history) ---
+    shopify_scopes: str = Field(
+        default=(
+            "read_orders,read_all_orders,write_orders,read_fulfillments,write_fulfillments,"
+            "read_merchant_managed_fulfillment_orders,write_merchant_managed_fulfillment_orders,"
+            "read_products,read_inventory,write_inventory,read_customers,read_shopify_payments_disputes"
+        ),
+        description="Comma-separated Admin API scopes requested at install; a change asks the merchant again",
+    )
+    shopify_expiring_tokens: bool = Field(
+        default=True, description="Ask for expiring offline tokens (3600 s) with rotating refresh tokens"
+    )
+    token_refresh_margin_seconds: Annotated[int, Field(ge=0, le=3000)] = Field(
+        default=300, description="Refresh an access token this long before it expires"
+    )
+    oauth_timestamp_tolerance_seconds: Annotated[int, Field(ge=1)] = Field(
+        default=90, description="How far an OAuth callback's timestamp may be from now"
+    )
+    history_import_days: Annotated[int, Field(ge=1, le=3650)] = Field(
+        default=365, description="How far back the import on install reaches"
+    )
+
     sandbox: bool = False
     log_level: str = "INFO"
     log_json: bool = True

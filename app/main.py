@@ -59,7 +59,10 @@ def create_app(*, start_relay: bool = True) -> FastAPI:
 
     from app.api.routes import router as api_router
     from app.dashboard.pages import router as dashboard_router
+    from app.shops.routes import router as auth_router
     from app.dashboard.shipments import router as shipments_router
+    from app.resolutions.pages import router as resolutions_router
+    from app.status.lookup_pages import router as status_lookup_router
     from app.status.pages import router as status_router
     from app.suppliers.routes import router as supplier_webhooks_router
     from app.tracking.routes import router as carrier_webhooks_router
@@ -70,9 +73,12 @@ def create_app(*, start_relay: bool = True) -> FastAPI:
     app.include_router(supplier_webhooks_router)
     app.include_router(carrier_webhooks_router)
     app.include_router(api_router)
+    app.include_router(auth_router)
     app.include_router(dashboard_router)
     app.include_router(shipments_router)
+    app.include_router(status_lookup_router)
     app.include_router(status_router)
+    app.include_router(resolutions_router)
 
     if settings.sandbox:
         from app.sandbox.app import create_sandbox_app

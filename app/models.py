@@ -2,6 +2,7 @@
 
 from app.evidence.models import EvidenceEvent, LedgerHead
 from app.fulfilments.models import Shipment, StoreFulfilmentEvent
+from app.history.models import HistoryFulfillment, HistoryImport, HistoryRefund
 from app.inventory.models import InventoryItem, SupplierStock
 from app.notifications.models import Notification
 from app.orders.models import Customer, DeliveryAddress, Order, OrderLine
@@ -17,6 +18,9 @@ __all__ = [
     "Customer",
     "DeliveryAddress",
     "EvidenceEvent",
+    "HistoryFulfillment",
+    "HistoryImport",
+    "HistoryRefund",
     "InventoryItem",
     "LedgerHead",
     "MappingImport",

@@ -24,6 +24,8 @@ _ROUTES = {
     "fulfilments.": "store",
     "notifications.": "notifications",
     "outbox.": "maintenance",
+    # Webhook subscriptions and the history import talk to the store's Admin API.
+    "shops.": "store",
     # Carrier webhooks, aggregator registration/polls and delay checks: short calls, ingest-like.
     "tracking.": "ingest",
     # Data exports, redactions and shop erasure: rare, may be long, never in the webhook path.
@@ -36,6 +38,7 @@ TASK_MODULES = [
     "app.fulfilments.tasks",
     "app.notifications.tasks",
     "app.outbox.tasks",
+    "app.shops.tasks",
     "app.tracking.tasks",
     "app.privacy.tasks",
 ]
@@ -75,6 +78,7 @@ def create_celery() -> Celery:
         worker_hijack_root_logger=False,
         beat_schedule={
             "outbox-sweep": {"task": "outbox.sweep", "schedule": 10.0},
+            "shops-reconcile-subscriptions": {"task": "shops.reconcile_subscriptions", "schedule": 3600.0},
             "tracking-poll-stale": {"task": "tracking.poll_stale", "schedule": 900.0},
             "tracking-detect-delays": {"task": "tracking.detect_delays", "schedule": 1800.0},
             "privacy-housekeeping": {"task": "privacy.housekeeping", "schedule": 60.0},

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
 
-from app.config import get_settings
-from app.metrics import EXTERNAL_CALLS
+from app.shops.admin_client import AdminClient, AdminError, AdminTemporaryError, root_field
 from app.suppliers.client import Call
-
-TIMEOUT_SECONDS = 10.0
 
 ORDER_QUERY = """
 query($id: ID!) {
@@ -49,57 +45,35 @@ class StoreTemporaryError(StoreError):
 
 
 class StoreClient:
+    """The fulfilment push's view of app.shops.admin_client.AdminClient.
+
+    No retries inside: the push task retries through Celery within its attempt budget and reads
+    the order's fulfilments before every push, so a lost answer is adopted, never repeated.
+    Mutations are recorded in the ledger by the Admin client; userErrors are left to the caller.
+    """
+
     def __init__(self, *, shop_domain: str, access_token: str, transport: httpx.BaseTransport | None = None):
-        settings = get_settings()
-        self.path = f"/admin/api/{settings.shopify_api_version}/graphql.json"
-        self.calls: list[Call] = []
-        self._http = httpx.Client(
-            base_url=settings.admin_base(shop_domain),
-            headers={"X-Shopify-Access-Token": access_token, "Content-Type": "application/json"},
-            timeout=httpx.Timeout(TIMEOUT_SECONDS, connect=5.0),
-            transport=transport,
-        )
+        self._admin = AdminClient(shop_domain=shop_domain, access_token=access_token, transport=transport,
+                                  retries=0, throttle_retries=0)
+        self.calls: list[Call] = self._admin.calls
 
     def __enter__(self) -> StoreClient:
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._http.close()
+        self._admin.close()
 
     def graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-        call = Call(method="POST", path=self.path, status=None, duration_ms=0)
-        self.calls.append(call)
-        started = time.monotonic()
         try:
-            response = self._http.post(self.path, json={"query": query, "variables": variables})
-            call.status = response.status_code
-        except httpx.TransportError as error:
-            call.error = f"{'timeout' if isinstance(error, httpx.TimeoutException) else 'transport'}: {type(error).__name__}"
-            raise StoreTemporaryError(f"store call failed: {call.error}") from None
-        finally:
-            call.duration_ms = round((time.monotonic() - started) * 1000)
-            EXTERNAL_CALLS.labels("store", f"{call.status // 100}xx" if call.status else "error").inc()
-        if response.status_code == 429 or response.status_code >= 500:
-            call.error = f"HTTP {response.status_code}"
-            raise StoreTemporaryError(f"store answered HTTP {response.status_code}")
-        if response.status_code >= 400:
-            call.error = f"HTTP {response.status_code}"
-            raise StoreError(f"store refused the call: HTTP {response.status_code}")
-        try:
-            answer = response.json()
-        except ValueError:
-            call.error = "unreadable answer"
-            raise StoreTemporaryError("store answered with an unreadable body") from None
-        errors = answer.get("errors") if isinstance(answer, dict) else None
-        if errors:
-            codes = {str((e.get("extensions") or {}).get("code")) for e in errors if isinstance(e, dict)}
-            message = "; ".join(str(e.get("message")) for e in errors if isinstance(e, dict))[:500]
-            call.error = message or "GraphQL errors"
-            if "THROTTLED" in codes:
-                raise StoreTemporaryError(f"store throttled the call: {message}")
-            raise StoreError(f"store GraphQL errors: {message}")
-        data = answer.get("data") if isinstance(answer, dict) else None
-        if not isinstance(data, dict):
-            call.error = "no data"
-            raise StoreTemporaryError("store answered without data")
-        return data
+            if query.lstrip().startswith("mutation"):
+                payload = self._admin.mutate(query, variables, raise_user_errors=False)
+                return {self._root(query): payload}
+            return self._admin.query(query, variables)
+        except AdminTemporaryError as error:
+            raise StoreTemporaryError(error.message) from None
+        except AdminError as error:
+            raise StoreError(error.message) from None
+
+    @staticmethod
+    def _root(query: str) -> str:
+        return root_field(query)[1].name.value

@@ -144,9 +144,11 @@ def _target_status(topic: str, payload: dict[str, Any]) -> str:
 
 
 def apply_snapshot(
-    session: Session, shop: Shop, topic: str, payload: dict[str, Any], *, delivery_id: int | None = None
+    session: Session, shop: Shop, topic: str, payload: dict[str, Any], *, delivery_id: int | None = None,
+    kind: str = "order.snapshot_applied",
 ) -> tuple[Order, list[str]]:
-    """Upsert an order from one of its webhooks; returns the order and what changed.
+    """Upsert an order from one of its webhooks (or, with kind="order.imported", from the history
+    import); returns the order and what changed.
 
     Older snapshots (by the store's updated_at) are recorded as evidence but never applied.
     """
@@ -203,7 +205,7 @@ def apply_snapshot(
         chain=shop.domain,
         shop_id=shop.id,
         order_id=order.id,
-        kind="order.snapshot_applied" if not stale else "order.snapshot_stale",
+        kind=kind if not stale else "order.snapshot_stale",
         source="shopify",
         occurred_at=updated_at,
         data={

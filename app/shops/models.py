@@ -23,7 +23,14 @@ class Shop(TimestampMixin, Base):
     # installed | uninstalled
     status: Mapped[str] = mapped_column(String(16), default="installed")
     access_token_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Expiring offline tokens: the access token lives an hour, the refresh token rotates on use.
+    access_token_expires_at: Mapped[datetime | None]
+    refresh_token_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    refresh_token_expires_at: Mapped[datetime | None]
+    # Scopes the merchant granted (comma-separated, as the store reports them).
     scopes: Mapped[str | None] = mapped_column(String(1024))
+    # token_exchange | authorization_code | cli: how the current token was obtained.
+    installed_via: Mapped[str | None] = mapped_column(String(32))
     settings: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     installed_at: Mapped[datetime | None]
     uninstalled_at: Mapped[datetime | None]

@@ -26,3 +26,8 @@ def encrypt(token: str) -> bytes:
 
 def decrypt(blob: bytes) -> str:
     return _fernet().decrypt(blob).decode()
+
+
+def rotate(blob: bytes) -> bytes:
+    """The same token under the newest key (MultiFernet decrypts with any configured key)."""
+    return _fernet().rotate(blob)

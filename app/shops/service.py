@@ -68,10 +68,24 @@ def uninstall(session: Session, shop: Shop, *, source: str = "shopify") -> None:
     if not shop.is_installed:
         return
     shop.status, shop.uninstalled_at, shop.access_token_encrypted = "uninstalled", utcnow(), None
+    shop.refresh_token_encrypted = shop.access_token_expires_at = shop.refresh_token_expires_at = None
     evidence.record(
         session, chain=shop.domain, shop_id=shop.id, kind="shop.uninstalled", source=source, data={}
     )
     session.flush()
+
+
+def rotate_keys(session: Session) -> int:
+    """Re-encrypt every stored token with the newest DROPGUARD_ENCRYPTION_KEYS key, so an old key
+    can then be removed. Returns how many shops were rewritten; the caller commits."""
+    count = 0
+    for shop in session.scalars(select(Shop).where(Shop.access_token_encrypted.is_not(None)).with_for_update()):
+        shop.access_token_encrypted = secrets.rotate(shop.access_token_encrypted)
+        if shop.refresh_token_encrypted is not None:
+            shop.refresh_token_encrypted = secrets.rotate(shop.refresh_token_encrypted)
+        count += 1
+    session.flush()
+    return count
 
 
 def access_token(shop: Shop) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from app.db import utcnow
 from app.sandbox import delivery
-from app.sandbox.store import orders, state, webhooks
+from app.sandbox.store import orders, state, subscriptions, webhooks
 
 
 class ControlError(Exception):
@@ -112,7 +112,10 @@ def uninstall(domain: str) -> tuple[dict, list[delivery.Delivery]]:
         "plan_name": "basic", "created_at": shop["created_at"], "updated_at": utcnow().isoformat(),
     }
     public = {k: v for k, v in shop.items() if k != "access_token"}
-    return public, [webhooks.webhook(shop, "app/uninstalled", payload)]
+    uninstalled = webhooks.webhook(shop, "app/uninstalled", payload)
+    # Shopify deletes the app's subscriptions on uninstall (after addressing this last webhook).
+    subscriptions.delete_all(domain)
+    return public, [uninstalled]
 
 
 def order_view(document: dict[str, Any]) -> dict[str, Any]:

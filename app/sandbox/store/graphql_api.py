@@ -9,7 +9,7 @@ from graphql import GraphQLError, execute_sync, get_operation_ast, parse, valida
 from graphql.execution.values import get_variable_values
 
 from app.sandbox import delivery
-from app.sandbox.store import cost, state, usage
+from app.sandbox.store import cost, oauth, state, usage
 from app.sandbox.store.schema import ROOT, SCHEMA
 
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"  # noqa: S105 - an error text
@@ -36,8 +36,9 @@ def run(shop_domain: str, token: str | None, payload: Any) -> Answer:
     shop = state.get_shop(shop_domain)
     if shop is None:
         return Answer(404, {"errors": "Not Found"})
-    if state.shop_for_token(token) != shop_domain:
+    if state.shop_for_token(token) != shop_domain or oauth.is_expired(token):
         return Answer(401, {"errors": INVALID_TOKEN})
+    oauth.token_used(token)
     query = payload.get("query") if isinstance(payload, dict) else None
     variables = payload.get("variables") if isinstance(payload, dict) else None
     if not isinstance(query, str) or not query.strip():

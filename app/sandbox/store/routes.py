@@ -14,10 +14,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
-from app.sandbox.store import control, cost, graphql_api, state, webhooks
+from app.sandbox.store import control, cost, graphql_api, history, state, webhooks
+from app.sandbox.store.oauth_routes import router as oauth_router
 from app.webhooks.signing import is_shop_domain
 
 router = APIRouter()
+router.include_router(oauth_router)
 
 
 class ShopIn(BaseModel):
@@ -37,6 +39,17 @@ class OrderIn(BaseModel):
 
 class CancelIn(BaseModel):
     reason: str = Field(default="customer", pattern=r"^(customer|fraud|inventory|declined|other|staff)$")
+
+
+class RefundIn(BaseModel):
+    amount: str = Field(pattern=r"^\d{1,10}(\.\d{1,2})?$")
+    note: str | None = Field(default=None, max_length=255)
+
+
+class DisputeIn(BaseModel):
+    type: str = Field(default="chargeback", pattern=r"^(chargeback|inquiry)$")
+    status: str = Field(default="needs_response", pattern="^(" + "|".join(history.DISPUTE_STATUSES) + ")$")
+    reason: str = Field(default="product_not_received", pattern=r"^[a-z_]{1,64}$")
 
 
 class ThrottleIn(BaseModel):
@@ -144,6 +157,22 @@ async def control_cancel(request: Request, order_id: int) -> JSONResponse:
     if isinstance(body, JSONResponse):
         return body
     return await _answer(control.cancel, order_id, body.reason)
+
+
+@router.post("/_control/orders/{order_id}/refunds")
+async def control_refund(request: Request, order_id: int) -> JSONResponse:
+    body = await _parse(request, RefundIn)
+    if isinstance(body, JSONResponse):
+        return body
+    return await _answer(history.refund, order_id, body.amount, body.note, status=201)
+
+
+@router.post("/_control/orders/{order_id}/disputes")
+async def control_dispute(request: Request, order_id: int) -> JSONResponse:
+    body = await _parse(request, DisputeIn)
+    if isinstance(body, JSONResponse):
+        return body
+    return await _answer(history.dispute, order_id, body.type, body.status, body.reason, status=201)
 
 
 @router.get("/_control/fulfillments")

@@ -12,10 +12,10 @@ from typing import Any
 from graphql import GraphQLError, GraphQLResolveInfo, build_schema
 from graphql.execution.values import get_directive_values
 
-from app.sandbox.store import events, fulfil, inventory_schema, state
+from app.sandbox.store import events, fulfil, history, inventory_schema, refunds, state, subscriptions
 from app.sandbox.store.sdl import SDL
 
-SCHEMA = build_schema(SDL + inventory_schema.SDL)
+SCHEMA = build_schema(SDL + inventory_schema.SDL + refunds.extension(SDL + inventory_schema.SDL))
 MAX_PAGE = 250
 FULFILLMENT_STATUS = {None: "UNFULFILLED", "partial": "PARTIALLY_FULFILLED", "fulfilled": "FULFILLED",
                       "restocked": "RESTOCKED"}
@@ -57,6 +57,7 @@ def _line_item(line: dict[str, Any]) -> dict[str, Any]:
         "id": line["admin_graphql_api_id"], "name": line["name"], "title": line["title"], "sku": line["sku"],
         "variantTitle": line["variant_title"], "quantity": line["quantity"],
         "currentQuantity": line["current_quantity"], "unfulfilledQuantity": line["fulfillable_quantity"],
+        "originalUnitPriceSet": history.money_bag(line["price"], line["price_set"]["shop_money"]["currency_code"]),
     }
 
 
@@ -138,6 +139,7 @@ def _order(document: dict[str, Any]) -> dict[str, Any]:
         "fulfillments": lambda info, first=None: [
             _fulfillment(document, f) for f in order["fulfillments"]
         ][: first or None],
+        **history.order_fields(document),
     }
 
 
@@ -208,7 +210,42 @@ def _resolve_event_create(info: GraphQLResolveInfo, fulfillmentEvent: dict[str, 
     return {"fulfillmentEvent": _event(event) if event else None, "userErrors": outcome["user_errors"]}
 
 
+def _resolve_orders(info: GraphQLResolveInfo, query: str | None = None, sortKey: str | None = None,  # noqa: N803
+                    **args: Any) -> dict[str, Any]:
+    documents = history.matching(_shop(info)["domain"], query, sortKey)
+    connection = _connection(documents, **args)
+    connection["nodes"] = [_order(d) for d in connection["nodes"]]
+    connection["edges"] = [{**edge, "node": _order(edge["node"])} for edge in connection["edges"]]
+    return connection
+
+
+def _resolve_orders_count(info: GraphQLResolveInfo, query: str | None = None, limit: int | None = None) -> dict:
+    count = len(history.matching(_shop(info)["domain"], query, None))
+    if limit is not None and count > limit:
+        return {"count": limit, "precision": "AT_LEAST"}
+    return {"count": count, "precision": "EXACT"}
+
+
+def _resolve_subscriptions(info: GraphQLResolveInfo, topics: list[str] | None = None, **args: Any) -> dict:
+    return _connection(subscriptions.views(_shop(info)["domain"], topics), **args)
+
+
+def _resolve_subscription_create(info: GraphQLResolveInfo, topic: str,
+                                 webhookSubscription: dict[str, Any]) -> dict[str, Any]:  # noqa: N803
+    uri = webhookSubscription.get("uri") or webhookSubscription.get("callbackUrl")
+    return subscriptions.create(_shop(info)["domain"], topic, uri)
+
+
+def _resolve_subscription_delete(info: GraphQLResolveInfo, id: str) -> dict[str, Any]:  # noqa: A002
+    return subscriptions.delete(_shop(info)["domain"], id)
+
+
 ROOT = {
+    "orders": _resolve_orders,
+    "ordersCount": _resolve_orders_count,
+    "webhookSubscriptions": _resolve_subscriptions,
+    "webhookSubscriptionCreate": _resolve_subscription_create,
+    "webhookSubscriptionDelete": _resolve_subscription_delete,
     "shop": _resolve_shop,
     "order": _resolve_order,
     "fulfillmentOrder": _resolve_fulfillment_order,
@@ -216,4 +253,5 @@ ROOT = {
     "fulfillmentTrackingInfoUpdate": _resolve_tracking_update,
     "fulfillmentEventCreate": _resolve_event_create,
     **inventory_schema.ROOT,
+    **refunds.ROOT,
 }

@@ -9,6 +9,7 @@ directive @idempotent(key: String!) on FIELD
 scalar DateTime
 scalar URL
 scalar UnsignedInt64
+scalar Decimal
 
 enum OrderDisplayFinancialStatus { PENDING AUTHORIZED PARTIALLY_PAID PARTIALLY_REFUNDED VOIDED PAID REFUNDED EXPIRED }
 enum OrderDisplayFulfillmentStatus { UNFULFILLED PARTIALLY_FULFILLED FULFILLED RESTOCKED PENDING_FULFILLMENT OPEN IN_PROGRESS ON_HOLD SCHEDULED REQUEST_DECLINED }
@@ -22,12 +23,17 @@ type QueryRoot {
   shop: Shop!
   order(id: ID!): Order
   fulfillmentOrder(id: ID!): FulfillmentOrder
+  orders(first: Int, last: Int, after: String, before: String, reverse: Boolean, sortKey: OrderSortKeys, query: String): OrderConnection!
+  ordersCount(query: String, limit: Int): Count
+  webhookSubscriptions(first: Int, last: Int, after: String, before: String, reverse: Boolean, topics: [WebhookSubscriptionTopic!]): WebhookSubscriptionConnection!
 }
 
 type Mutation {
   fulfillmentCreate(fulfillment: FulfillmentInput!, message: String): FulfillmentCreatePayload
   fulfillmentTrackingInfoUpdate(fulfillmentId: ID!, trackingInfoInput: FulfillmentTrackingInput!, notifyCustomer: Boolean): FulfillmentTrackingInfoUpdatePayload
   fulfillmentEventCreate(fulfillmentEvent: FulfillmentEventInput!): FulfillmentEventCreatePayload
+  webhookSubscriptionCreate(topic: WebhookSubscriptionTopic!, webhookSubscription: WebhookSubscriptionInput!): WebhookSubscriptionCreatePayload
+  webhookSubscriptionDelete(id: ID!): WebhookSubscriptionDeletePayload
 }
 
 type Shop { id: ID! name: String! myshopifyDomain: String! currencyCode: String! }
@@ -48,7 +54,47 @@ type Order {
   lineItems(first: Int, last: Int, after: String, before: String, reverse: Boolean): LineItemConnection!
   fulfillmentOrders(first: Int, last: Int, after: String, before: String, reverse: Boolean, displayable: Boolean, query: String): FulfillmentOrderConnection!
   fulfillments(first: Int): [Fulfillment!]!
+  processedAt: DateTime!
+  currencyCode: String!
+  totalPriceSet: MoneyBag!
+  customerLocale: String
+  phone: String
+  customer: Customer
+  shippingAddress: MailingAddress
+  refunds(first: Int): [Refund!]!
+  disputes: [OrderDisputeSummary!]!
 }
+type OrderEdge { cursor: String! node: Order! }
+type OrderConnection { nodes: [Order!]! edges: [OrderEdge!]! pageInfo: PageInfo! }
+enum OrderSortKeys { CREATED_AT ID PROCESSED_AT UPDATED_AT }
+enum CountPrecision { EXACT AT_LEAST }
+type Count { count: Int! precision: CountPrecision! }
+type MoneyV2 { amount: Decimal! currencyCode: String! }
+type MoneyBag { shopMoney: MoneyV2! presentmentMoney: MoneyV2! }
+type Customer { id: ID! legacyResourceId: UnsignedInt64! email: String firstName: String lastName: String phone: String }
+type MailingAddress {
+  firstName: String lastName: String name: String company: String address1: String address2: String
+  city: String provinceCode: String zip: String countryCodeV2: String phone: String
+}
+type Refund { id: ID! legacyResourceId: UnsignedInt64! createdAt: DateTime note: String totalRefundedSet: MoneyBag! }
+enum DisputeType { CHARGEBACK INQUIRY }
+enum DisputeStatus { NEEDS_RESPONSE UNDER_REVIEW CHARGE_REFUNDED ACCEPTED WON LOST PREVENTED }
+type OrderDisputeSummary { id: ID! initiatedAs: DisputeType! status: DisputeStatus! }
+
+enum WebhookSubscriptionTopic {
+  ORDERS_CREATE ORDERS_UPDATED ORDERS_PAID ORDERS_CANCELLED ORDERS_FULFILLED ORDERS_PARTIALLY_FULFILLED
+  ORDERS_EDITED ORDERS_DELETE APP_UNINSTALLED APP_SCOPES_UPDATE FULFILLMENTS_CREATE FULFILLMENTS_UPDATE
+  FULFILLMENT_EVENTS_CREATE REFUNDS_CREATE DISPUTES_CREATE DISPUTES_UPDATE PRODUCTS_CREATE PRODUCTS_UPDATE
+  PRODUCTS_DELETE INVENTORY_LEVELS_UPDATE INVENTORY_ITEMS_UPDATE SHOP_UPDATE RETURNS_REQUEST RETURNS_APPROVE
+  RETURNS_CLOSE ORDER_TRANSACTIONS_CREATE CUSTOMERS_DATA_REQUEST CUSTOMERS_REDACT SHOP_REDACT
+}
+enum WebhookSubscriptionFormat { JSON XML }
+type WebhookSubscription { id: ID! topic: WebhookSubscriptionTopic! uri: String! callbackUrl: URL! format: WebhookSubscriptionFormat! createdAt: DateTime! }
+type WebhookSubscriptionEdge { cursor: String! node: WebhookSubscription! }
+type WebhookSubscriptionConnection { nodes: [WebhookSubscription!]! edges: [WebhookSubscriptionEdge!]! pageInfo: PageInfo! }
+input WebhookSubscriptionInput { uri: String callbackUrl: URL format: WebhookSubscriptionFormat includeFields: [String!] filter: String }
+type WebhookSubscriptionCreatePayload { webhookSubscription: WebhookSubscription userErrors: [UserError!]! }
+type WebhookSubscriptionDeletePayload { deletedWebhookSubscriptionId: ID userErrors: [UserError!]! }
 
 type LineItem {
   id: ID!
@@ -59,6 +105,7 @@ type LineItem {
   quantity: Int!
   currentQuantity: Int!
   unfulfilledQuantity: Int!
+  originalUnitPriceSet: MoneyBag!
 }
 type LineItemEdge { cursor: String! node: LineItem! }
 type LineItemConnection { nodes: [LineItem!]! edges: [LineItemEdge!]! pageInfo: PageInfo! }

@@ -11,10 +11,12 @@ import httpx
 from app.config import get_settings
 from app.db import utcnow
 from app.sandbox import delivery
+from app.sandbox.store import subscriptions
 
 
-def target(shop: dict[str, Any]) -> str:
-    return shop.get("webhook_url") or get_settings().public_base + "/webhooks/shopify"
+def target(shop: dict[str, Any], topic: str | None = None) -> str:
+    subscribed = subscriptions.address_for(shop["domain"], topic) if topic else None
+    return subscribed or shop.get("webhook_url") or get_settings().public_base + "/webhooks/shopify"
 
 
 def webhook(shop: dict[str, Any], topic: str, payload: dict[str, Any]) -> delivery.Delivery:
@@ -22,7 +24,7 @@ def webhook(shop: dict[str, Any], topic: str, payload: dict[str, Any]) -> delive
     same webhook id, trigger time and bytes on every retry."""
     settings = get_settings()
     return delivery.Delivery(
-        url=target(shop),
+        url=target(shop, topic),
         body=json.dumps(payload),
         headers={
             "Content-Type": "application/json",

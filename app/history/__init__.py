@@ -1,0 +1,1 @@
+"""History import: a shop's past orders, refunds, fulfilments and disputes from the Admin API."""

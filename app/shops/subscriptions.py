@@ -1,0 +1,90 @@
+"""Webhook subscriptions: one per topic the app handles, all to POST /webhooks/shopify.
+
+The compliance topics (customers/data_request, customers/redact, shop/redact) cannot be
+subscribed through the API: they are declared in the app configuration (shopify.app.toml,
+`[webhooks] compliance_topics`), so they are not in this list. Uninstalling deletes every
+subscription, so they are created on each install, checked at worker start and every hour, and
+again after a scope change (a topic needs its scope).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.config import get_settings
+from app.db import session_scope
+from app.evidence import service as evidence
+from app.shops.admin_client import AdminClient
+from app.shops.models import Shop
+
+TOPICS = (
+    "orders/create", "orders/updated", "orders/paid", "orders/cancelled", "orders/fulfilled",
+    "orders/partially_fulfilled", "orders/edited", "orders/delete", "app/uninstalled", "app/scopes_update",
+    "fulfillments/create", "fulfillments/update", "fulfillment_events/create", "refunds/create",
+    "disputes/create", "disputes/update", "products/update", "inventory_levels/update",
+)
+
+LIST = """
+query($after: String) {
+  webhookSubscriptions(first: 100, after: $after) {
+    nodes { id topic uri }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+CREATE = """
+mutation($topic: WebhookSubscriptionTopic!, $webhookSubscription: WebhookSubscriptionInput!) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: $webhookSubscription) {
+    webhookSubscription { id topic uri }
+    userErrors { field message }
+  }
+}
+"""
+DELETE = """
+mutation($id: ID!) {
+  webhookSubscriptionDelete(id: $id) { deletedWebhookSubscriptionId userErrors { field message } }
+}
+"""
+
+
+def topic_enum(topic: str) -> str:
+    return topic.replace("/", "_").upper()
+
+
+def address() -> str:
+    return get_settings().public_base + "/webhooks/shopify"
+
+
+def _existing(client: AdminClient) -> list[dict[str, Any]]:
+    rows, after = [], None
+    while True:
+        page = client.query(LIST, {"after": after})["webhookSubscriptions"]
+        rows += page["nodes"]
+        if not page["pageInfo"]["hasNextPage"]:
+            return rows
+        after = page["pageInfo"]["endCursor"]
+
+
+def sync(shop: Shop, client: AdminClient) -> dict[str, int]:
+    """Create what is missing, remove ours that point elsewhere or name a topic we dropped.
+    Outside any transaction: the client records each mutation in the ledger itself."""
+    uri = address()
+    wanted = {topic_enum(t) for t in TOPICS}
+    existing = _existing(client)
+    have = {row["topic"] for row in existing if row["uri"] == uri}
+    created = removed = 0
+    for row in existing:
+        ours = row["uri"].endswith("/webhooks/shopify")
+        if ours and (row["uri"] != uri or row["topic"] not in wanted):
+            client.mutate(DELETE, {"id": row["id"]})
+            removed += 1
+    for topic in sorted(wanted - have):
+        client.mutate(CREATE, {"topic": topic, "webhookSubscription": {"uri": uri, "format": "JSON"}})
+        created += 1
+    outcome = {"created": created, "removed": removed, "subscribed": len(wanted)}
+    if not created and not removed:
+        return outcome  # the hourly check found everything in place: nothing to prove
+    with session_scope() as session:
+        evidence.record(session, chain=shop.domain, shop_id=shop.id, kind="shop.webhooks_reconciled",
+                        source="dropguard", data=outcome)
+    return outcome
