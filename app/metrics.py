@@ -16,3 +16,8 @@ TASK_SECONDS = Histogram(
 EXTERNAL_CALLS = Counter(
     "dropguard_external_calls_total", "Calls to stores, suppliers and mail servers", ["target", "outcome"]
 )
+INVENTORY_SYNC_LAG = Histogram(
+    "dropguard_inventory_sync_lag_seconds",
+    "From a supplier stock change observed to the store quantity set",
+    buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600),
+)

@@ -22,6 +22,8 @@ _ROUTES = {
     "orders.": "ingest",
     "suppliers.": "suppliers",
     "fulfilments.": "store",
+    # Inventory and cost sync: store quantities through the Admin API.
+    "inventory.": "store",
     "notifications.": "notifications",
     "outbox.": "maintenance",
     # Webhook subscriptions and the history import talk to the store's Admin API.
@@ -36,6 +38,8 @@ TASK_MODULES = [
     "app.webhooks.tasks",
     "app.suppliers.tasks",
     "app.fulfilments.tasks",
+    "app.inventory.tasks",
+    "app.suppliers.health_tasks",
     "app.notifications.tasks",
     "app.outbox.tasks",
     "app.shops.tasks",
@@ -78,6 +82,12 @@ def create_celery() -> Celery:
         worker_hijack_root_logger=False,
         beat_schedule={
             "outbox-sweep": {"task": "outbox.sweep", "schedule": 10.0},
+            # Orders held while a supplier was down go out, in order, once its circuit lets them.
+            "suppliers-release-queued": {"task": "suppliers.release_queued", "schedule": 5.0},
+            "suppliers-check-slas": {"task": "suppliers.check_slas", "schedule": 300.0},
+            # Stock changes whose debounced publish was missed, and suppliers without stock webhooks.
+            "inventory-publish-pending": {"task": "inventory.publish_pending", "schedule": 30.0},
+            "inventory-poll-stock": {"task": "inventory.poll_stock", "schedule": 900.0},
             "shops-reconcile-subscriptions": {"task": "shops.reconcile_subscriptions", "schedule": 3600.0},
             "tracking-poll-stale": {"task": "tracking.poll_stale", "schedule": 900.0},
             "tracking-detect-delays": {"task": "tracking.detect_delays", "schedule": 1800.0},

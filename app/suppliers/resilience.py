@@ -289,3 +289,12 @@ def after_call(supplier: Supplier, supplier_order_id: int | None, *, ok: bool) -
             record_transition(session, session.get(Supplier, supplier.id), transition, failures)
         if ok and supplier_order_id:
             unqueue(session, supplier_order_id)
+
+
+def allow_call(supplier: Supplier) -> bool:
+    """`allow` for callers outside a transaction (stock polls): records a transition itself."""
+    allowed, transition = allow(supplier)
+    if transition:
+        with session_scope() as session:
+            record_transition(session, session.get(Supplier, supplier.id), transition, circuit(supplier.id)["failures"])
+    return allowed
