@@ -7,6 +7,7 @@ is recorded in the ledger but changes nothing.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,12 +25,16 @@ from app.orders.models import Order
 from app.outbox.service import enqueue
 from app.shops.models import Shop
 from app.suppliers import locks, ordering
+from app.suppliers.adapters import cj as cj_adapter
+from app.suppliers.adapters.base import WebhookUpdate
 from app.suppliers.events import advance_order, record_event
 from app.suppliers.models import SupplierOrder
+from app.suppliers.protocols.cj import parse_time as cj_time
 from app.webhooks.models import WebhookDelivery
 from app.webhooks.signing import is_shop_domain
 
 SOURCE = "supplier:generic"
+CJ_SOURCE = "supplier:cj"
 CALLBACK_TASK = "suppliers.process_callback"
 PUSH_TASK = "fulfilments.push_to_store"
 EVENT_TYPES = frozenset({"order.confirmed", "order.shipped", "order.cancelled"})
@@ -83,11 +88,40 @@ def record_callback(session: Session, payload: dict[str, Any], body: bytes) -> C
     order_json = payload["order"]
     reference = order_json["reference"].strip()
     so = session.scalar(select(SupplierOrder).where(SupplierOrder.idempotency_key == reference))
+    return _store(session, SOURCE, so, claimed=str(order_json.get("shop") or "").lower(),
+                  topic=payload["type"].strip(), event_id=payload["event_id"].strip(),
+                  occurred_at=_time(payload.get("occurred_at")), payload=payload, body=body,
+                  data={"type": payload["type"], "event_id": payload["event_id"], "reference": reference,
+                        "external_id": order_json.get("id"), "supplier_status": order_json.get("status")})
+
+
+def find_supplier_order(session: Session, reference: str | None, external_id: str | None) -> SupplierOrder | None:
+    """By our reference, else by the supplier's id (a CJ LOGISTIC message may carry only that)."""
+    if reference:
+        so = session.scalar(select(SupplierOrder).where(SupplierOrder.idempotency_key == reference))
+        if so is not None:
+            return so
+    if external_id:
+        return session.scalar(select(SupplierOrder).where(SupplierOrder.external_id == external_id)
+                              .order_by(SupplierOrder.id.desc()).limit(1))
+    return None
+
+
+def record_cj(session: Session, update: WebhookUpdate, payload: dict[str, Any], body: bytes) -> CallbackResult:
+    """A verified CJ message, recorded exactly like a generic callback (deduped on messageId)."""
+    so = find_supplier_order(session, update.reference, update.external_id)
+    return _store(session, CJ_SOURCE, so, claimed="", topic=f"cj.{update.topic}"[:128], event_id=update.event_id[:255],
+                  occurred_at=None, payload=payload, body=body,
+                  data={"type": f"cj.{update.topic}", "event_id": update.event_id, "reference": update.reference,
+                        "external_id": update.external_id, "supplier_status": update.raw_status})
+
+
+def _store(session: Session, source: str, so: SupplierOrder | None, *, claimed: str, topic: str, event_id: str,
+           occurred_at: datetime | None, payload: dict[str, Any], body: bytes,
+           data: dict[str, Any]) -> CallbackResult:
     shop = session.get(Shop, so.shop_id) if so else None
-    claimed = str(order_json.get("shop") or "").lower()
     domain = shop.domain if shop else (claimed if is_shop_domain(claimed) else "unknown")
     status = "queued" if so else "unknown_order"
-    occurred_at = _time(payload.get("occurred_at"))
     if so is not None:
         # The ledger's foreign-key check would lock the order after the chain head; taking it
         # first (shared, cheap) keeps the lock order of every other writer.
@@ -95,11 +129,11 @@ def record_callback(session: Session, payload: dict[str, Any], body: bytes) -> C
     delivery_id = session.scalar(
         insert(WebhookDelivery)
         .values(
-            source=SOURCE,
+            source=source,
             shop_domain=domain,
             shop_id=shop.id if shop else None,
-            topic=payload["type"].strip(),
-            event_id=payload["event_id"].strip(),
+            topic=topic,
+            event_id=event_id,
             triggered_at=occurred_at,
             payload=payload,
             status=status,
@@ -118,11 +152,7 @@ def record_callback(session: Session, payload: dict[str, Any], body: bytes) -> C
         source="supplier",
         occurred_at=occurred_at,
         data={
-            "type": payload["type"],
-            "event_id": payload["event_id"],
-            "reference": reference,
-            "external_id": order_json.get("id"),
-            "supplier_status": order_json.get("status"),
+            **data,
             "body_sha256": hashlib.sha256(body).hexdigest(),
             "body_bytes": len(body),
             "signature": "verified",
@@ -253,8 +283,30 @@ def apply_change(session: Session, so_id: int, topic: str, data: dict[str, Any],
     return HANDLERS[topic](session, shop, order, so, data, at)
 
 
+def _cj_change(update: WebhookUpdate) -> tuple[str, dict[str, Any]] | None:
+    """A CJ message as one of our handler topics with generic order keys; None: nothing to apply."""
+    data: dict[str, Any] = {"id": update.external_id}
+    if update.state in ("shipped", "delivered") and update.parcel is not None:
+        parcel = update.parcel
+        return "order.shipped", {**data, "tracking_number": parcel.tracking_number, "carrier": parcel.carrier,
+                                 "tracking_url": parcel.tracking_url}
+    if update.state == "confirmed":
+        return "order.confirmed", data
+    if update.state == "cancelled":
+        return "order.cancelled", data
+    return None
+
+
 def apply(session: Session, delivery: WebhookDelivery) -> str:
     """Apply one recorded callback; returns the delivery's new status (processed | ignored)."""
+    if delivery.source == CJ_SOURCE:
+        update = cj_adapter.to_update(json.dumps(delivery.payload).encode())
+        change = _cj_change(update)
+        found = find_supplier_order(session, update.reference, update.external_id)
+        if change is None or found is None:
+            return "ignored"
+        at = update_time(delivery) or utcnow()
+        return apply_change(session, found.id, change[0], change[1], at)
     handler = HANDLERS.get(delivery.topic)
     data = delivery.payload.get("order") or {}
     found = session.scalar(
@@ -266,3 +318,9 @@ def apply(session: Session, delivery: WebhookDelivery) -> str:
     shop = session.get(Shop, so.shop_id)
     at = _time(delivery.payload.get("occurred_at")) or delivery.received_at or utcnow()
     return handler(session, shop, order, so, data, at)
+
+
+def update_time(delivery: WebhookDelivery) -> datetime | None:
+    params = delivery.payload.get("params") if isinstance(delivery.payload, dict) else None
+    moment = cj_time(params.get("updateDate")) if isinstance(params, dict) else None
+    return moment or delivery.received_at

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -16,6 +16,8 @@ from app.suppliers.models import SupplierOrder
 PLACE_TASK = "suppliers.place_order"
 CANCEL_TASK = "suppliers.cancel_order"
 POLL_TASK = "suppliers.poll_order"
+# The first status poll of a supplier without order webhooks, after its order is placed.
+FIRST_POLL_DELAY = timedelta(seconds=60)
 
 
 def reference_for(shop_id: int, order_id: int, supplier_id: int, hop: int = 0) -> str:

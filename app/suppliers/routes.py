@@ -1,4 +1,8 @@
-"""POST /webhooks/suppliers/generic: verify on the raw bytes, record in one transaction, answer."""
+"""Supplier webhooks: verify on the raw bytes, record in one transaction, answer; a task applies.
+
+POST /webhooks/suppliers/generic (protocol A) and POST /webhooks/suppliers/cj (CJ: header `sign`,
+keyed by the account's openId; CJ wants a 200 within 3 s, so nothing is applied here).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,23 @@ import logging
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from sqlalchemy import select
 
 from app.config import get_settings
 from app.db import get_sessionmaker
 from app.metrics import WEBHOOKS
-from app.suppliers.callbacks import EVENT_TYPES, BadCallback, CallbackResult, record_callback, validate
+from app.suppliers.adapters.base import WebhookUpdate
+from app.suppliers.adapters.cj import to_update
+from app.suppliers.callbacks import (
+    EVENT_TYPES,
+    BadCallback,
+    CallbackResult,
+    record_callback,
+    record_cj,
+    validate,
+)
+from app.suppliers.models import Supplier
+from app.suppliers.protocols.cj_webhooks import SIGN_HEADER, CJWebhookError, verify_webhook
 from app.suppliers.signing import verify
 
 # The Shopify ingress's body reader and JSON guards are reused as they are: same limits, same
@@ -75,4 +91,60 @@ async def generic_supplier_callback(request: Request) -> JSONResponse:
         )
     result = await run_in_threadpool(_record, payload, body)
     WEBHOOKS.labels("supplier", label, result.status).inc()
+    return JSONResponse({"status": result.status, "delivery_id": result.delivery_id})
+
+
+def _known_open_ids() -> set[str]:
+    """The CJ accounts we hold: configured, or set on a CJ supplier. Only these keys are tried."""
+    with get_sessionmaker()() as session:
+        own = session.scalars(select(Supplier.settings["open_id"].astext).where(
+            Supplier.protocol == "cj", Supplier.settings["open_id"].astext.is_not(None)))
+        found = {str(value) for value in own if value}
+    configured = get_settings().cj_open_id
+    return found | ({str(configured)} if configured else set())
+
+
+def _claimed_open_id(body: bytes) -> str | None:
+    try:
+        envelope = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    value = envelope.get("openId") if isinstance(envelope, dict) else None
+    return str(value) if value is not None else None
+
+
+def _record_cj(update: WebhookUpdate, payload: dict, body: bytes) -> CallbackResult:
+    with get_sessionmaker()() as session:
+        result = record_cj(session, update, payload, body)
+        session.commit()
+        return result
+
+
+@router.post("/webhooks/suppliers/cj", include_in_schema=False)
+async def cj_supplier_webhook(request: Request) -> JSONResponse:
+    settings = get_settings()
+    try:
+        body = await _read_body(request, settings.webhook_max_bytes)
+        known = await run_in_threadpool(_known_open_ids)
+        claimed = _claimed_open_id(body)
+        # The body names its account; an unknown or missing one is never trusted as a key.
+        key = claimed if claimed in known else (next(iter(known)) if claimed is None and len(known) == 1 else None)
+        if key is None or not verify_webhook(body, request.headers.get(SIGN_HEADER), key):
+            reason = "unknown CJ account" if key is None else "signature does not match"
+            log.warning("supplier_callback.bad_signature", extra={"reason": reason, "body_bytes": len(body)})
+            raise _Rejected(401, "bad_signature", reason)
+        try:
+            payload = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
+            if _unstorable(payload):
+                raise _Rejected(400, "bad_json", "body contains a NUL character or an unpaired surrogate")
+            update = to_update(body)
+        except CJWebhookError as error:
+            raise _Rejected(400, "bad_payload", str(error)) from None
+        except (UnicodeDecodeError, ValueError, RecursionError) as error:
+            raise _Rejected(400, "bad_json", f"body is not valid JSON: {error}") from None
+    except _Rejected as rejected:
+        WEBHOOKS.labels("supplier", "cj", rejected.outcome).inc()
+        return JSONResponse({"error": rejected.outcome, "detail": rejected.detail}, status_code=rejected.status)
+    result = await run_in_threadpool(_record_cj, update, payload, body)
+    WEBHOOKS.labels("supplier", "cj", result.status).inc()
     return JSONResponse({"status": result.status, "delivery_id": result.delivery_id})

@@ -10,7 +10,7 @@ never re-sent: the supplier order waits for reconciliation (app.suppliers.reconc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -28,6 +28,7 @@ from app.suppliers.adapters.base import OrderLineRequest, OrderRequest
 from app.suppliers.client import Call, SupplierTemporaryError
 from app.suppliers.events import (
     CANCEL_TASK,
+    FIRST_POLL_DELAY,
     PLACE_TASK,
     advance_order,
     record_event,
@@ -46,7 +47,6 @@ MAX_ATTEMPTS = 9
 # Written before each call and replaced by its outcome: still there on the next attempt means the
 # process died while the request was out, so it may have been applied.
 IN_FLIGHT = "sent, no answer recorded"
-FIRST_POLL = timedelta(seconds=60)
 # Refusals that another supplier may not share: its lines go to the next mapped supplier.
 FALLBACK_KINDS = frozenset({"out_of_stock", "rejected"})
 
@@ -267,7 +267,7 @@ def _finish_placed(session: Session, shop: Shop, order: Order, so: SupplierOrder
         advance_order(order, "supplier_ordered")
     capabilities = adapter_class(attempt.supplier.protocol)
     if capabilities and not capabilities.has_order_webhooks and so.status in ("placed", "confirmed"):
-        so.poll_after, so.polls = utcnow() + FIRST_POLL, 0
+        so.poll_after, so.polls = utcnow() + FIRST_POLL_DELAY, 0
     record_event(session, shop, so, "supplier_order.placed",
                  {"external_id": external_id, "external_ids": list(result.external_ids),
                   "supplier_status": result.supplier_status, "adopted": result.kind == "found",

@@ -10,7 +10,7 @@ from sqlalchemy.exc import DataError, OperationalError
 
 from app.db import session_scope, utcnow
 from app.errors import AppError
-from app.suppliers import callbacks, cancellation, service
+from app.suppliers import callbacks, cancellation, polling, service
 from app.suppliers.client import SupplierTemporaryError
 from app.webhooks.models import WebhookDelivery
 from app.worker import celery_app
@@ -54,6 +54,21 @@ def cancel_order(self, supplier_order_id: int) -> str:
             cancellation.give_up_cancel(supplier_order_id, error.message)
             return "gave_up"
         raise
+
+
+@celery_app.task(name="suppliers.poll_due")
+def poll_due() -> int:
+    """Beat: enqueue the polls that are due (suppliers without order webhooks)."""
+    return polling.enqueue_due()
+
+
+@celery_app.task(name="suppliers.poll_order", bind=True, autoretry_for=(OperationalError,), max_retries=8,
+                 retry_backoff=True)
+def poll_order(self, supplier_order_id: int) -> str:
+    try:
+        return polling.poll(supplier_order_id)
+    except polling.PollBusy:
+        raise self.retry(countdown=_busy_countdown()) from None
 
 
 @celery_app.task(
