@@ -82,6 +82,8 @@ def create_celery() -> Celery:
         worker_hijack_root_logger=False,
         beat_schedule={
             "outbox-sweep": {"task": "outbox.sweep", "schedule": 10.0},
+            # AliExpress has no order webhook: due status/tracking polls, each with its own backoff.
+            "suppliers-poll-due": {"task": "suppliers.poll_due", "schedule": 60.0},
             # Orders held while a supplier was down go out, in order, once its circuit lets them.
             "suppliers-release-queued": {"task": "suppliers.release_queued", "schedule": 5.0},
             "suppliers-check-slas": {"task": "suppliers.check_slas", "schedule": 300.0},
