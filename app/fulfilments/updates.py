@@ -40,13 +40,14 @@ PUSHED_STATUSES = frozenset({
     "DELAYED", "DELIVERED", "FAILURE",
 })
 
+# Within the store's single-query cost limit (1000): fulfilments x events is what the store charges.
 FULFILMENTS_QUERY = """
 query($id: ID!) {
   order(id: $id) {
     id
-    fulfillments(first: 20) {
+    fulfillments(first: 10) {
       id status trackingInfo { company number url }
-      events(first: 100) { nodes { id status happenedAt } }
+      events(first: 40) { nodes { id status happenedAt } }
     }
   }
 }

@@ -1,0 +1,152 @@
+"""A parcel's whole journey through real processes and the sandbox aggregators' signed webhooks.
+
+Sandbox store order (paid) -> supplier ships (tracking number) -> shipment -> registered with the
+17TRACK emulator by a worker -> each scan advanced on the emulator is a signed webhook to the live
+server -> recorded, applied by the worker -> status, store fulfilment events (once), customer
+messages (once). The stalled parcel then travels in time through the delay check.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import select, text
+
+from app.db import get_sessionmaker
+from app.fulfilments import updates
+from app.fulfilments.client import StoreClient
+from app.fulfilments.models import Shipment
+from app.orders.models import Order
+from app.shops import service as shops
+from app.shops.models import Shop
+from app.tracking import delays
+from tests.fixtures import wait_for
+from tests.suppliers.e2e import behave, reset_supplier, store_shop
+from tests.suppliers.helpers import events, hold_outbox
+from tests.tracking.helpers import alerts_of, notifications_of
+
+pytestmark = pytest.mark.e2e
+
+STORE_ORDER = {
+    "line_items": [{"title": "Neck pillow", "sku": "NP-1", "quantity": 1, "price": "29.90"}],
+    "customer": {"email": "katherine@example.com", "first_name": "Katherine", "last_name": "Johnson"},
+    "shipping_address": {"first_name": "Katherine", "last_name": "Johnson", "address1": "1 Langley Way",
+                         "city": "Hampton", "province_code": "VA", "zip": "23681", "country_code": "US"},
+    "currency": "USD",
+}
+
+
+@pytest.fixture
+def sandbox(live_server, celery_worker):
+    reset_supplier()
+    behave(confirm_after_s=0.2, ship_after_s=0.2)
+    yield live_server
+    reset_supplier()
+
+
+def _shipment(shop_id: int) -> Shipment | None:
+    with get_sessionmaker()() as session:
+        shipment = session.scalar(select(Shipment).where(Shipment.shop_id == shop_id))
+    ready = shipment is not None and shipment.registered_at is not None and shipment.store_status == "pushed"
+    return shipment if ready else None
+
+
+def _advance(live: str, number: str, at) -> dict:
+    response = httpx.post(f"{live}/sandbox/carriers/_control/advance",
+                          json={"number": number, "provider": "17track", "at": at.isoformat()}, timeout=30)
+    response.raise_for_status()
+    return response.json()["results"][0]
+
+
+def _reload(shipment_id: int) -> Shipment:
+    with get_sessionmaker()() as session:
+        return session.get(Shipment, shipment_id)
+
+
+def _store_events(shop: Shop, order_external_id: int) -> list[dict]:
+    with get_sessionmaker()() as session:
+        token = shops.access_token(session.get(Shop, shop.id))
+    with StoreClient(shop_domain=shop.domain, access_token=token) as client:
+        order = client.graphql(updates.FULFILMENTS_QUERY, {"id": f"gid://shopify/Order/{order_external_id}"})["order"]
+    return [node for f in order["fulfillments"] for node in f["events"]["nodes"]]
+
+
+def _ordered_and_shipped(db, live: str) -> tuple[Shop, Shipment]:
+    shop = store_shop(db)
+    created = httpx.post(f"{live}/sandbox/shopify/_control/orders",
+                         json={"shop": shop.domain, "order": STORE_ORDER, "paid": True}, timeout=30)
+    assert created.status_code == 201, created.text
+    shipment = wait_for(lambda: _shipment(shop.id), timeout=60, message="a registered, pushed shipment")
+    registered = httpx.get(f"{live}/sandbox/carriers/_control/parcels/{shipment.tracking_number}", timeout=10)
+    assert registered.status_code == 200 and registered.json()["17track"]["tag"] == f"shipment-{shipment.id}"
+    return shop, shipment
+
+
+def test_parcel_journey_from_label_to_delivered(db, sandbox):
+    shop, shipment = _ordered_and_shipped(db, sandbox)
+    assert shipment.flags == [] and shipment.expected_by is not None
+    start = shipment.shipped_at.replace(microsecond=0)
+    steps = ["info_received", "picked_up", "departed_origin", "customs", "arrived_destination",
+             "out_for_delivery", "delivered"]
+    for i, step in enumerate(steps):
+        result = _advance(sandbox, shipment.tracking_number, start + timedelta(hours=i + 1))
+        assert result["sent"] and result["step"] == step and result["delivered"], result
+    done = wait_for(lambda: (s := _reload(shipment.id)).status == "delivered" and s, timeout=60,
+                    message="the shipment delivered")
+    assert done.delivered_at == start + timedelta(hours=len(steps))
+    assert (done.raw_status, done.raw_sub_status, done.provider) == ("Delivered", "Delivered_Other", "17track")
+    with get_sessionmaker()() as session:
+        order = session.get(Order, done.order_id)
+    assert order.status == "delivered"
+    for stage in ("shipped", "out_for_delivery", "delivered"):
+        assert len(notifications_of(order.id, stage)) == 1, stage
+
+    expected = {"CARRIER_PICKED_UP", "OUT_FOR_DELIVERY", "DELIVERED"}
+    pushed = wait_for(lambda: (e := _store_events(shop, order.external_id)) and {n["status"] for n in e} >= expected
+                      and e, timeout=60, message="store fulfilment events")
+    assert sorted(n["status"] for n in pushed) == sorted(expected)  # each once, in-transit scans add none
+    changes = events(shop.domain, "shipment.status_changed")
+    assert [c.data["status"] for c in changes] == ["in_transit", "out_for_delivery", "delivered"]
+
+    # The answer of a push is lost (the row still says pending): the retry adopts, the store has one.
+    with get_sessionmaker()() as session:
+        row_id = session.execute(text("SELECT id FROM store_fulfilment_events WHERE shipment_id = :s AND "
+                                      "status = 'DELIVERED'"), {"s": shipment.id}).scalar_one()
+        session.execute(text("UPDATE store_fulfilment_events SET state = 'pending' WHERE id = :i"), {"i": row_id})
+        session.commit()
+    assert updates.push_event(row_id) == "pushed"
+    assert len(_store_events(shop, order.external_id)) == len(pushed)
+    (adopted,) = [e for e in events(shop.domain, "fulfilment.event_pushed") if e.data["adopted"]]
+    assert adopted.data["status"] == "DELIVERED"
+
+
+def test_stalled_parcel_alerts_the_merchant_and_tells_the_customer_with_time_travel(db, sandbox):
+    shop, shipment = _ordered_and_shipped(db, sandbox)
+    httpx.post(f"{sandbox}/sandbox/carriers/_control/parcels",
+               json={"number": shipment.tracking_number, "scenario": "stall"}, timeout=10).raise_for_status()
+    start = shipment.shipped_at.replace(microsecond=0) - timedelta(days=3)
+    for i in range(4):
+        result = _advance(sandbox, shipment.tracking_number, start + timedelta(hours=i + 1))
+        if i == 3:
+            assert not result["sent"] and result["reason"] == "stalled"
+    last_scan = start + timedelta(hours=3)
+    moving = wait_for(lambda: (s := _reload(shipment.id)).last_event_at == last_scan and s, timeout=60,
+                      message="the scans applied")
+    assert moving.status == "in_transit"
+
+    with get_sessionmaker()() as session:
+        assert delays.check(session, shipment.id, now=last_scan + timedelta(days=6)) == []
+        raised = delays.check(session, shipment.id, now=last_scan + timedelta(days=8))
+        hold_outbox(session)  # the delayed email's send task is not the subject here
+        session.commit()
+    assert raised == ["no_scan"]
+    (alert,) = alerts_of(shipment.id)
+    assert alert.condition == "no_scan"
+    (message,) = notifications_of(moving.order_id, "delayed")
+    assert message.context["reason"] == "stalled" and message.context["estimate_to"]
+    # The dashboard lists it for the merchant.
+    assert any(e.data["condition"] == "no_scan" for e in events(shop.domain, "shipment.alert"))
+    time.sleep(0.5)
