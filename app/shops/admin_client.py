@@ -97,14 +97,18 @@ def root_field(query: str) -> tuple[OperationDefinitionNode, FieldNode]:
 
 def with_idempotency_key(mutation: str, key: str) -> str:
     """The mutation with `@idempotent(key: "...")` on its root field (Shopify 2026-01+)."""
-    document = parse(mutation)
-    operation = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
-    field = next(s for s in operation.selection_set.selections if isinstance(s, FieldNode))
+    _, field = root_field(mutation)
     directive = DirectiveNode(name=NameNode(value="idempotent"), arguments=(
         ArgumentNode(name=NameNode(value="key"), value=StringValueNode(value=key)),
     ))
-    field.directives = (*[d for d in field.directives or () if d.name.value != "idempotent"], directive)
-    return print_ast(document)
+    kept = [d for d in field.directives or () if d.name.value != "idempotent"]
+    # AST nodes are frozen: print the field's head (alias, name, arguments, directives) with the
+    # directive added and put it in place of the original head in the text.
+    head = print_ast(FieldNode(alias=field.alias, name=field.name, arguments=field.arguments,
+                               directives=(*kept, directive), selection_set=None))
+    start = field.loc.start
+    end = field.selection_set.loc.start if field.selection_set else field.loc.end
+    return f"{mutation[:start]}{head} {mutation[end:]}"
 
 
 class AdminClient:

@@ -18,9 +18,12 @@ from app.suppliers.models import Supplier
 AFTER_INSTALL_TASKS = ("shops.sync_subscriptions", "shops.import_history")
 
 
-def record_install(session: Session, *, domain: str, grant: tokens.TokenGrant, via: str) -> Shop:
+def record_install(
+    session: Session, *, domain: str, grant: tokens.TokenGrant, via: str, follow_up: bool = True
+) -> Shop:
     """Store the grant (encrypted) and mark the shop installed; subscriptions and the history
-    import follow from the outbox once the caller commits. Flushes, never commits."""
+    import follow from the outbox once the caller commits (unless follow_up is off: tests that
+    drive those steps themselves). Flushes, never commits."""
     shop = get_by_domain(session, domain)
     reinstall = shop is not None
     if shop is None:
@@ -40,7 +43,7 @@ def record_install(session: Session, *, domain: str, grant: tokens.TokenGrant, v
         data={"via": via, "reinstall": reinstall and not was_installed, **grant.facts(),
               "missing_scopes": sorted(oauth.missing_scopes(grant.scope))},
     )
-    for task in AFTER_INSTALL_TASKS:
+    for task in AFTER_INSTALL_TASKS if follow_up else ():
         outbox.enqueue(session, task, shop.id)
     session.flush()
     return shop

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from app.db import get_sessionmaker
 from app.evidence.models import EvidenceEvent
 from app.sandbox.tokens import mint_session_token
+from app.shops import install, tokens
 from app.shops.models import Shop
 
 
@@ -26,6 +27,16 @@ def install_by_token_exchange(client, domain: str) -> dict:
     response = client.post("/auth/session", headers={"Authorization": f"Bearer {mint_session_token(domain)}"})
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def install_quietly(domain: str) -> Shop:
+    """Token exchange and install without the follow-up tasks (subscriptions, history import), so
+    a worker left running by another test cannot act on this shop meanwhile."""
+    grant = tokens.exchange_session_token(domain, mint_session_token(domain))
+    with get_sessionmaker()() as session:
+        install.record_install(session, domain=domain, grant=grant, via="token_exchange", follow_up=False)
+        session.commit()
+    return load_shop(domain)
 
 
 def oauth_state(domain: str) -> dict:

@@ -21,7 +21,14 @@ from app.shops.models import Shop
 from app.shops.oauth import query_hmac
 from app.shops.tasks import sync_subscriptions
 from tests.fixtures import wait_for
-from tests.shops.helpers import install_by_token_exchange, kinds, load_shop, new_domain, oauth_state, store_url
+from tests.shops.helpers import (
+    install_by_token_exchange,
+    kinds,
+    load_shop,
+    new_domain,
+    oauth_state,
+    store_url,
+)
 
 SECRET = "test-api-secret"
 
