@@ -147,11 +147,12 @@ def _all_delivered(session: Session, order: Order) -> bool:
     return bool(states) and all(state == Status.DELIVERED.value for state in states)
 
 
-def _after_change(session: Session, shop: Shop, order: Order, shipment: Shipment, previous: Status | None,
-                  new: Status, at: datetime, now: datetime) -> None:
-    first_transit = new == Status.IN_TRANSIT and (previous is None or (previous.rank or 0) < 2)
+def _after_change(session: Session, shop: Shop, order: Order, shipment: Shipment, new: Status, at: datetime,
+                  now: datetime) -> None:
+    # IN_TRANSIT rather than CARRIER_PICKED_UP for the first transit scan: the first scan a carrier
+    # reports is not always the pickup (arrival or departure scans often come first).
     reason = Reason(shipment.status_reason) if shipment.status_reason else None
-    shopify = to_shopify(new, reason, first_transit_scan=first_transit)
+    shopify = to_shopify(new, reason)
     if shopify and order.status != "cancelled":
         store_updates.queue_event(session, shipment, shopify, at)
     if new in (Status.IN_TRANSIT, Status.OUT_FOR_DELIVERY, Status.DELIVERED, Status.AVAILABLE_FOR_PICKUP):
@@ -204,7 +205,7 @@ def apply_scan(session: Session, shipment: Shipment, normalised: Normalised | No
     alerts.record(session, shop, shipment, "shipment.status_changed",
                   {"from": current.value if current else None, **normalised.as_dict(), "source": source,
                    "scan_time": _iso(at)}, occurred_at=at, source=source)
-    _after_change(session, shop, order, shipment, current, normalised.status, at, now)
+    _after_change(session, shop, order, shipment, normalised.status, at, now)
     return "changed"
 
 

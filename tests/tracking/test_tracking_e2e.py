@@ -104,7 +104,7 @@ def test_parcel_journey_from_label_to_delivered(db, sandbox):
     for stage in ("shipped", "out_for_delivery", "delivered"):
         assert len(notifications_of(order.id, stage)) == 1, stage
 
-    expected = {"CARRIER_PICKED_UP", "OUT_FOR_DELIVERY", "DELIVERED"}
+    expected = {"IN_TRANSIT", "OUT_FOR_DELIVERY", "DELIVERED"}
     pushed = wait_for(lambda: (e := _store_events(shop, order.external_id)) and {n["status"] for n in e} >= expected
                       and e, timeout=60, message="store fulfilment events")
     assert sorted(n["status"] for n in pushed) == sorted(expected)  # each once, in-transit scans add none
