@@ -14,12 +14,14 @@ import typer
 
 import app.models  # noqa: F401 - every mapper configured before a command opens a session
 from app.config import ConfigError, get_settings
+from app.suppliers.cli import suppliers_cli
 
 cli = typer.Typer(help="Dropguard: fewer refunds and chargebacks, with proof of everything.", no_args_is_help=True)
 shops_cli = typer.Typer(help="Manage shops.", no_args_is_help=True)
 ledger_cli = typer.Typer(help="Inspect the evidence ledger.", no_args_is_help=True)
 cli.add_typer(shops_cli, name="shops")
 cli.add_typer(ledger_cli, name="ledger")
+cli.add_typer(suppliers_cli, name="suppliers")
 
 
 def fail(message: str, code: int = 2) -> None:
