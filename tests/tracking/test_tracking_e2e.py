@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select, text
 
 from app.db import get_sessionmaker
+from app.fulfilments import service as fulfilments
 from app.fulfilments import updates
 from app.fulfilments.client import StoreClient
 from app.fulfilments.models import Shipment
@@ -23,10 +24,11 @@ from app.orders.models import Order
 from app.shops import service as shops
 from app.shops.models import Shop
 from app.tracking import delays
+from app.tracking import service as tracking
 from tests.fixtures import wait_for
 from tests.suppliers.e2e import behave, reset_supplier, store_shop
 from tests.suppliers.helpers import events, hold_outbox
-from tests.tracking.helpers import alerts_of, notifications_of
+from tests.tracking.helpers import alerts_of, notifications_of, s10
 
 pytestmark = pytest.mark.e2e
 
@@ -150,3 +152,45 @@ def test_stalled_parcel_alerts_the_merchant_and_tells_the_customer_with_time_tra
     # The dashboard lists it for the merchant.
     assert any(e.data["condition"] == "no_scan" for e in events(shop.domain, "shipment.alert"))
     time.sleep(0.5)
+
+
+def _store_fulfillments(shop: Shop, order_external_id: int) -> list[dict]:
+    with get_sessionmaker()() as session:
+        token = shops.access_token(session.get(Shop, shop.id))
+    with StoreClient(shop_domain=shop.domain, access_token=token) as client:
+        order = client.graphql(updates.FULFILMENTS_QUERY, {"id": f"gid://shopify/Order/{order_external_id}"})["order"]
+    return order["fulfillments"]
+
+
+def test_second_parcel_and_new_tracking_reach_the_store_once(db, sandbox):
+    shop, shipment = _ordered_and_shipped(db, sandbox)
+    with get_sessionmaker()() as session:
+        order = session.get(Order, shipment.order_id)
+        # The supplier sends a second parcel for the same order (its number is new to us).
+        second = fulfilments.create_shipment(
+            session, shop=session.get(Shop, shop.id), order=order, supplier_order_id=shipment.supplier_order_id,
+            tracking_number=s10("31415926"), carrier="China Post", tracking_url=None, shipped_at=shipment.shipped_at,
+        )
+        hold_outbox(session)
+        session.commit()
+    assert fulfilments.push_to_store(second.id) == "pushed"
+    (fulfillment,) = _store_fulfillments(shop, order.external_id)
+    assert [i["number"] for i in fulfillment["trackingInfo"]] == [shipment.tracking_number, second.tracking_number]
+    (attached,) = [e for e in events(shop.domain, "fulfilment.pushed") if e.data["attached"]]
+    assert attached.data["shipment_id"] == second.id
+
+    # The supplier replaces the first parcel's number: the store's fulfilment follows, once.
+    new_number = s10("27182818")
+    with get_sessionmaker()() as session:
+        assert tracking.change_tracking(session, session.get(Shipment, shipment.id), tracking_number=new_number,
+                                        carrier="China Post", tracking_url=None, source="supplier")
+        session.commit()
+    wait_for(lambda: _reload(shipment.id).store_tracking_synced, timeout=60, message="the store's tracking updated")
+    (fulfillment,) = _store_fulfillments(shop, order.external_id)
+    assert fulfillment["trackingInfo"][0]["number"] == new_number
+    with get_sessionmaker()() as session:
+        session.get(Shipment, shipment.id).store_tracking_synced = False  # as if the answer had been lost
+        session.commit()
+    assert updates.update_tracking(shipment.id) == "pushed"
+    assert [e.data["adopted"] for e in events(shop.domain, "fulfilment.tracking_updated")] == [False, True]
+    wait_for(lambda: _reload(shipment.id).registered_at is not None, timeout=30, message="the new number followed")
