@@ -59,6 +59,8 @@ def create_app(*, start_relay: bool = True) -> FastAPI:
 
     from app.api.routes import router as api_router
     from app.dashboard.pages import router as dashboard_router
+    from app.dashboard.privacy_page import router as privacy_router
+    from app.dashboard.settings_page import router as settings_router
     from app.shops.routes import router as auth_router
     from app.dashboard.shipments import router as shipments_router
     from app.resolutions.pages import router as resolutions_router
@@ -75,6 +77,8 @@ def create_app(*, start_relay: bool = True) -> FastAPI:
     app.include_router(api_router)
     app.include_router(auth_router)
     app.include_router(dashboard_router)
+    app.include_router(settings_router)
+    app.include_router(privacy_router)
     app.include_router(shipments_router)
     app.include_router(status_lookup_router)
     app.include_router(status_router)

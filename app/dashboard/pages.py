@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from app.config import get_settings
-from app.dashboard import service
+from app.dashboard import nav, service
 from app.db import SessionDep
 from app.errors import Unauthorized
 from app.shops.auth import current_shop
@@ -30,13 +30,19 @@ _BADGES = {
     "shipped": "ok", "delivered": "ok", "sent": "ok", "pushed": "ok",
     "sending": "warn", "open": "warn", "skipped": "",
     "cancelled": "bad", "failed": "bad",
+    "done": "ok", "held": "warn",
 }
 
 
 def _headers(shop_domain: str | None) -> dict[str, str]:
     # Embedded apps may be framed only by the store's admin (Shopify's clickjacking requirement).
     ancestors = f"https://{shop_domain} https://admin.shopify.com" if shop_domain else "https://admin.shopify.com"
-    return {"Content-Security-Policy": f"frame-ancestors {ancestors};", "Cache-Control": "no-store"}
+    return {
+        "Content-Security-Policy": f"frame-ancestors {ancestors};",
+        "Cache-Control": "no-store",
+        # Page URLs carry the session token (?id_token=): never hand it to another site in a Referer.
+        "Referrer-Policy": "same-origin",
+    }
 
 
 def _base_context(request: Request, shop: Shop | None) -> dict:
@@ -48,6 +54,8 @@ def _base_context(request: Request, shop: Shop | None) -> dict:
         "nav_query": urlencode(
             {k: v for k, v in (("id_token", request.query_params.get("id_token")), ("shop", shop.domain if shop else None)) if v}
         ),
+        "nav": nav.items() if shop else [],
+        "active": nav.active_key(request.url.path),
         "badge": lambda status: _BADGES.get(status or "", ""),
         "money": lambda amount, currency: format_money(amount, currency, "en"),
         "when": lambda moment: format_datetime(moment, "en", shop.timezone if shop else None),

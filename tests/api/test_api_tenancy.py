@@ -12,11 +12,14 @@ from urllib.parse import quote
 
 import pytest
 from fastapi.routing import APIRoute
+from sqlalchemy import select
 
 from app.orders.models import Order
 from app.orders.service import apply_snapshot
+from app.privacy.models import PrivacyRequest
 from app.shops.models import Shop
 from tests.factories import order_payload, session_token
+from tests.privacy.helpers import data_request_payload, deliver, new_person, spread
 from tests.tracking.helpers import shipment_for as tracking_shipment_for
 
 # The test app secret is short on purpose (it is not a real secret); PyJWT warns about it.
@@ -27,6 +30,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthW
 # test_every_merchant_route_is_covered until a tenant-isolation case is added for it here.
 COVERED_ROUTES = {
     ("GET", "/api/orders"), ("GET", "/admin"), ("GET", "/admin/orders/{order_id}"), ("GET", "/admin/shipments"),
+    ("GET", "/admin/settings"), ("POST", "/admin/settings"), ("GET", "/admin/privacy"),
+    ("GET", "/admin/privacy/exports/{request_id}"),
 }
 
 
@@ -144,9 +149,60 @@ def test_admin_shipments_needing_attention_lists_only_the_callers(client, db, te
 
 @pytest.mark.parametrize(
     "path",
-    ["/api/orders?name=" + quote("#1001"), "/admin", "/admin/orders/1", "/admin/shipments"],
+    [
+        "/api/orders?name=" + quote("#1001"), "/admin", "/admin/orders/1", "/admin/shipments", "/admin/settings",
+        "/admin/privacy", "/admin/privacy/exports/1",
+    ],
 )
 def test_merchant_routes_need_a_session_token(client, tenants, path):
     assert client.get(path).status_code == 401
     assert client.get(path, headers={"Authorization": "Bearer "}).status_code == 401
     assert client.get(path, headers={"Authorization": f"Basic {tenants[0].token}"}).status_code == 401
+
+
+def _settings_form(token: str, window: str) -> dict:
+    return {
+        "id_token": token, "refund_policy": "p", "return_policy": "r", "refund_window_days": "30",
+        "return_window_days": window, "languages": ["en"], "quiet_start_hour": "21", "quiet_end_hour": "8",
+        "sla_confirm_hours": "24", "sla_ship_days": "3", "sla_tracking_days": "5", "auto_order": "on",
+        "risk_score": "70",
+    }
+
+
+def test_admin_settings_read_and_write_only_the_callers_shop(client, db, tenants):
+    mine, theirs = tenants
+    for tenant, window in ((mine, "11"), (theirs, "22")):
+        saved = client.post("/admin/settings", data=_settings_form(tenant.token, window), follow_redirects=False)
+        assert saved.status_code == 303, saved.text
+    # A shop named by the client (query, header) is ignored: the token decides.
+    page = client.get(
+        f"/admin/settings?id_token={mine.token}&shop={theirs.shop.domain}",
+        headers={"X-Shopify-Shop-Domain": theirs.shop.domain},
+    )
+    assert 'name="return_window_days" value="11"' in page.text and 'value="22"' not in page.text
+    client.post(f"/admin/settings?shop={theirs.shop.domain}", data=_settings_form(mine.token, "12"))
+    db.expire_all()
+    assert db.get(Shop, mine.shop.id).settings["policies"]["return_window_days"] == 12
+    assert db.get(Shop, theirs.shop.id).settings["policies"]["return_window_days"] == 22
+
+
+def test_admin_privacy_lists_and_downloads_only_the_callers_exports(client, db, tenants):
+    mine, theirs = tenants
+    exports = {}
+    for tenant in (mine, theirs):
+        person = new_person()
+        spread(db, tenant.shop, person)
+        deliver(tenant.shop, "customers/data_request", data_request_payload(tenant.shop, person))
+        exports[tenant.shop.domain] = (person, db.scalar(select(PrivacyRequest.id).where(PrivacyRequest.shop_id == tenant.shop.id)))
+    my_person, my_export = exports[mine.shop.domain]
+    their_person, their_export = exports[theirs.shop.domain]
+
+    page = client.get(f"/admin/privacy?id_token={mine.token}&shop={theirs.shop.domain}")
+    assert f'data-request-id="{my_export}"' in page.text and f'data-request-id="{their_export}"' not in page.text
+
+    own = client.get(f"/admin/privacy/exports/{my_export}?id_token={mine.token}")
+    assert own.status_code == 200 and my_person.email in own.text and their_person.email not in own.text
+    foreign = client.get(f"/admin/privacy/exports/{their_export}?id_token={mine.token}&shop={theirs.shop.domain}")
+    assert foreign.status_code == 404 and their_person.email not in foreign.text
+    missing = client.get(f"/admin/privacy/exports/{2**62}?id_token={mine.token}")
+    assert (missing.status_code, missing.json()) == (foreign.status_code, foreign.json())
