@@ -214,6 +214,30 @@ class Settings(BaseSettings):
     tracking_window_days: tuple[float, float] = Field(
         default=(10, 20), description="default delivery window in days (typical, late) until a route has history"
     )
+    # Notifications, status lookup and resolution centre (issue 5: app/notifications,
+    # app/status, app/resolutions).
+    quiet_hours: tuple[int, int] = Field(
+        default=(21, 8),
+        description="customer-local hours (start, end) in which messages are held back until the end",
+    )
+    sms_api_url: str | None = Field(
+        default=None, description="Twilio-shaped Messages API base URL (unset: the sandbox emulator when sandbox is on)"
+    )
+    sms_account_sid: str = Field(default="ACsandbox0000000000000000000000000", description="SMS account SID")
+    sms_auth_token: str = Field(default="sandbox-sms-token", description="SMS auth token (basic auth password)")
+    sms_from: str = Field(default="+15005550006", description="SMS sender number in E.164")
+    status_lookup_window_seconds: Annotated[int, Field(ge=1)] = Field(
+        default=600, description="fixed window of the order-status lookup rate limits"
+    )
+    status_lookup_per_ip: Annotated[int, Field(ge=1)] = Field(
+        default=10, description="lookups one IP may try per window"
+    )
+    status_lookup_per_order: Annotated[int, Field(ge=1)] = Field(
+        default=5, description="lookups of one order number per window (guessing emails)"
+    )
+    uploads_dir: str = Field(
+        default="var/uploads", description="where customers' resolution photos are stored (relative: to the repo root)"
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -7,6 +7,7 @@ from app.inventory.models import InventoryItem, SupplierStock
 from app.notifications.models import Notification
 from app.orders.models import Customer, DeliveryAddress, Order, OrderLine
 from app.outbox.models import OutboxMessage
+from app.resolutions.models import Resolution
 from app.shops.models import Shop
 from app.suppliers.health_models import SupplierQueueEntry, SupplierSlaBreach
 from app.suppliers.models import Supplier, SupplierOrder
@@ -29,6 +30,7 @@ __all__ = [
     "OrderFlag",
     "OrderLine",
     "OutboxMessage",
+    "Resolution",
     "Shipment",
     "ShipmentAlert",
     "Shop",

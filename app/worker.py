@@ -25,6 +25,8 @@ _ROUTES = {
     # Inventory and cost sync: store quantities through the Admin API.
     "inventory.": "store",
     "notifications.": "notifications",
+    # Carrying out customers' resolutions (refunds at the store, reships via suppliers).
+    "resolutions.": "store",
     "outbox.": "maintenance",
     # Webhook subscriptions and the history import talk to the store's Admin API.
     "shops.": "store",
@@ -41,6 +43,7 @@ TASK_MODULES = [
     "app.inventory.tasks",
     "app.suppliers.health_tasks",
     "app.notifications.tasks",
+    "app.resolutions.tasks",
     "app.outbox.tasks",
     "app.shops.tasks",
     "app.tracking.tasks",
@@ -82,6 +85,8 @@ def create_celery() -> Celery:
         worker_hijack_root_logger=False,
         beat_schedule={
             "outbox-sweep": {"task": "outbox.sweep", "schedule": 10.0},
+            # Messages held back by the customer's quiet hours go out when they are due.
+            "notifications-release-deferred": {"task": "notifications.release_deferred", "schedule": 60.0},
             # AliExpress has no order webhook: due status/tracking polls, each with its own backoff.
             "suppliers-poll-due": {"task": "suppliers.poll_due", "schedule": 60.0},
             # Orders held while a supplier was down go out, in order, once its circuit lets them.

@@ -25,8 +25,8 @@ class Notification(TimestampMixin, Base):
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     # email | sms
     channel: Mapped[str] = mapped_column(String(16), default="email")
-    # One of app.notifications.service.STAGES.
-    stage: Mapped[str] = mapped_column(String(32))
+    # One of app.notifications.service.STAGES, "<stage>:<occurrence>" for repeatable stages.
+    stage: Mapped[str] = mapped_column(String(64))
     locale: Mapped[str] = mapped_column(String(16), default="en")
     # deferred (quiet hours; due_at says when) -> pending -> sending (attempt claimed and
     # committed) -> sent; back to pending after a transient error; failed (last_error) after the

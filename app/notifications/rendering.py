@@ -134,7 +134,8 @@ def render_notification(
         customer=customer,
         facts=notification.context,
     )
-    return render_email(notification.stage, context)
+    # Repeatable stages are stored as "<stage>:<occurrence>"; the template is the stage's.
+    return render_email(notification.stage.partition(":")[0], context)
 
 
 def build_message(

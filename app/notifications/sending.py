@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass
 
 from app.db import session_scope
-from app.notifications import mailer, service
+from app.notifications import channels, mailer, service
 
 MAX_RETRIES = 6
 _BASE_DELAY_SECONDS = 20
@@ -40,7 +40,13 @@ def send(notification_id: int, *, final_attempt: bool = False) -> Result:
     if isinstance(claimed, str):
         return Result(claimed)
     try:
-        reply = mailer.deliver(claimed.message, recipient=claimed.recipient)
+        # After a send that died midway, a provider that can be asked is asked first.
+        found = channels.already_sent(claimed.channel, recipient=claimed.recipient, text=claimed.text) if (
+            claimed.interrupted
+        ) else None
+        reply = found or channels.deliver(
+            claimed.channel, recipient=claimed.recipient, email=claimed.message, text=claimed.text
+        )
     except mailer.MailError as error:
         final = final_attempt or not error.transient
         with session_scope() as session:

@@ -7,10 +7,11 @@ error; failed after the last retry or a permanent refusal; skipped when there is
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,53 +24,18 @@ from app.config import get_settings
 from app.db import utcnow
 from app.evidence import service as evidence
 from app.evidence.models import EvidenceEvent
-from app.notifications import rendering
+from app.notifications import channels, quiet, rendering
 from app.notifications.models import Notification
+from app.notifications.stages import CONTEXT_KEYS, REPEATABLE, STAGES, base_stage, clean_context
 from app.orders.models import Customer, Order
 from app.outbox.service import enqueue
 from app.shops.models import Shop
 from app.templating import normalise_locale
 
-STAGES = (
-    "order_confirmed",
-    "processing",
-    "shipped",
-    "out_for_delivery",
-    "delivered",
-    "delayed",
-    "exception",
-    "resolution_update",
-)
-# What callers may pass as schedule(..., context=...): non-personal facts the stage's template shows.
-# Stored on the notification (so a retry renders the same words) and validated here.
-#   delayed / exception:
-#     reason           "no_first_scan" | "stalled" | "late" (delayed) or "delivery_failed" |
-#                      "returning" (exception); anything else reads as a generic delay/problem
-#     estimate_from    ISO date "YYYY-MM-DD", start of the honest new delivery window (optional)
-#     estimate_to      ISO date, end of that window; without it the message says that the carrier
-#                      has not given a new date yet and that we will write again
-#     tracking_number  the parcel concerned, when the order has several (optional)
-#     shipment_id      our shipment id (optional, for the merchant's timeline)
-#   resolution_update:
-#     resolution_id, status ("submitted" | "approved" | "denied" | "awaiting_return" |
-#     "completed"), remedy ("reship" | "partial_refund" | "store_credit" | "full_refund" |
-#     "return_first" | "none"), amount (decimal string), currency, note (the merchant's words)
-CONTEXT_KEYS = frozenset(
-    {
-        "reason",
-        "estimate_from",
-        "estimate_to",
-        "tracking_number",
-        "shipment_id",
-        "resolution_id",
-        "status",
-        "remedy",
-        "amount",
-        "currency",
-        "note",
-    }
-)
-EMAIL = "email"
+# Re-exported: callers know these as app.notifications.service.*.
+__all__ = ["CONTEXT_KEYS", "STAGES", "base_stage", "clean_context", "schedule"]
+EMAIL = channels.EMAIL
+SMS = channels.SMS
 SEND_TASK = "notifications.send"
 # A claimed send not finished within this time is presumed dead (worker killed mid-SMTP) and may be
 # claimed again; it must outlive the SMTP timeouts of one attempt.
@@ -85,10 +51,15 @@ class Outgoing:
     notification_id: int
     stage: str
     recipient: str
-    message: EmailMessage
+    message: EmailMessage | None
     subject: str
     body_digest: str
     message_id: str
+    channel: str = "email"
+    # The SMS text (None for email).
+    text: str | None = None
+    # The previous attempt died mid-send: ask the provider before sending again (where it can tell).
+    interrupted: bool = False
 
 
 @dataclass(frozen=True)
@@ -154,48 +125,72 @@ def _record(session: Session, shop: Shop, order_id: int, kind: str, data: dict, 
     )
 
 
-def clean_context(context: dict[str, Any] | None) -> dict[str, Any]:
-    """The known keys of a caller's context, as JSON scalars; unknown keys are a caller's bug."""
-    context = dict(context or {})
-    unknown = set(context) - CONTEXT_KEYS
-    if unknown:
-        raise ValueError(f"unknown notification context keys {sorted(unknown)}; known: {sorted(CONTEXT_KEYS)}")
-    for name in ("estimate_from", "estimate_to"):
-        if context.get(name) is not None:
-            value = context[name]
-            context[name] = (value if isinstance(value, date) else date.fromisoformat(str(value)[:10])).isoformat()
-    return {k: (v if isinstance(v, (int, float, bool)) or v is None else str(v)) for k, v in context.items()}
-
-
 def schedule(
-    session: Session, order: Order, *, stage: str, context: dict[str, Any] | None = None
+    session: Session,
+    order: Order,
+    *,
+    stage: str,
+    context: dict[str, Any] | None = None,
+    occurrence: str | None = None,
 ) -> Notification | None:
     """Queue the stage's email once; a second call for the same order and stage changes nothing.
 
     context: the stage's facts (see CONTEXT_KEYS), e.g. a delay's new delivery estimate.
+    occurrence: for REPEATABLE stages, what makes this message distinct (once per occurrence).
     Returns the notification, or None when it is skipped (nobody to write to).
     """
     if stage not in STAGES:
         raise ValueError(f"unknown notification stage {stage!r}; known: {', '.join(STAGES)}")
+    if occurrence is not None:
+        if stage not in REPEATABLE:
+            raise ValueError(f"stage {stage!r} is sent at most once per order")
+        stage = f"{stage}:{occurrence}"[:64]
     context = clean_context(context)
     customer = _customer(session, order)
+    shop = _shop(session, order.shop_id)
+    wanted = [EMAIL]
+    if channels.sms_enabled(shop) and channels.phone_for(session, order, customer):
+        wanted.append(SMS)
+    due_at, zone = quiet.deferral(session, order, shop)
+    created = [
+        _schedule_one(session, shop, order, customer, stage=stage, channel=channel, context=context, due_at=due_at,
+                      zone=zone)
+        for channel in wanted
+    ]
+    return created[0]
+
+
+def _schedule_one(
+    session: Session,
+    shop: Shop,
+    order: Order,
+    customer: Customer | None,
+    *,
+    stage: str,
+    channel: str,
+    context: dict[str, Any],
+    due_at: datetime | None,
+    zone: str,
+) -> Notification | None:
     reason = _skip_reason(session, order, customer)
     locale = normalise_locale(order.locale or (customer.locale if customer else None))
     message_id = message_id_for(uuid.uuid4().hex)
+    status = "skipped" if reason else ("deferred" if due_at else "pending")
     new_id = session.scalar(
         insert(Notification)
         .values(
             shop_id=order.shop_id,
             order_id=order.id,
             customer_id=customer.id if customer else None,
-            channel=EMAIL,
+            channel=channel,
             stage=stage,
             locale=locale,
-            status="skipped" if reason else "pending",
+            status=status,
             message_id=message_id,
             last_error=reason,
             attempts=0,
             context=context,
+            due_at=due_at,
         )
         .on_conflict_do_nothing(index_elements=["order_id", "stage", "channel"])
         .returning(Notification.id)
@@ -203,24 +198,33 @@ def schedule(
     if new_id is None:
         existing = session.scalar(
             select(Notification).where(
-                Notification.order_id == order.id, Notification.stage == stage, Notification.channel == EMAIL
+                Notification.order_id == order.id, Notification.stage == stage, Notification.channel == channel
             )
         )
         return existing if existing is not None and existing.status != "skipped" else None
-    shop = _shop(session, order.shop_id)
-    facts = {"notification_id": new_id, "stage": stage, "channel": EMAIL}
+    facts = {"notification_id": new_id, "stage": stage, "channel": channel}
     if reason:
         _record(session, shop, order.id, "notification.skipped", {**facts, "reason": reason})
         return None
+    recipient = customer.email if channel == EMAIL else channels.phone_for(session, order, customer)
     _record(
         session,
         shop,
         order.id,
         "notification.queued",
         {**facts, "locale": locale, "message_id": message_id},
-        recipient=customer.email if customer else None,
+        recipient=recipient,
     )
-    enqueue(session, SEND_TASK, new_id)
+    if due_at:
+        _record(
+            session,
+            shop,
+            order.id,
+            "notification.deferred",
+            {**facts, "due_at": due_at.isoformat(), "time_zone": zone, "why": "quiet_hours"},
+        )
+    else:
+        enqueue(session, SEND_TASK, new_id)
     return session.get(Notification, new_id)
 
 
@@ -240,7 +244,7 @@ def claim(session: Session, notification_id: int, *, now: datetime | None = None
     notification = _lock(session, notification_id)
     if notification is None:
         return "missing"
-    if notification.status in ("sent", "failed", "skipped"):
+    if notification.status in ("sent", "failed", "skipped", "deferred"):
         return notification.status
     interrupted = notification.status == "sending"
     if interrupted and notification.updated_at > now - SENDING_LEASE:
@@ -250,18 +254,26 @@ def claim(session: Session, notification_id: int, *, now: datetime | None = None
     customer = _customer(session, order)
     facts = {"notification_id": notification.id, "stage": notification.stage, "channel": notification.channel}
     reason = _skip_reason(session, order, customer)
+    sms = notification.channel == SMS
+    recipient = channels.phone_for(session, order, customer) if sms else (customer.email if customer else None)
+    if sms and not reason and recipient is None:
+        reason = "no_customer_phone"
     if reason:
         notification.status, notification.last_error = "skipped", reason
         _record(session, shop, order.id, "notification.skipped", {**facts, "reason": reason})
         session.flush()
         return "skipped"
     rendered = rendering.render_notification(session, notification, order=order, shop=shop, customer=customer)
-    message = rendering.build_message(
-        rendered, notification=notification, order=order, shop=shop, recipient=customer.email
-    )
+    message, text, digest = None, None, rendered.body_digest
+    if sms:
+        text = channels.sms_text(shop.name or shop.domain, rendered.subject, rendering.tokens.status_url(order))
+        digest = hashlib.sha256(text.encode()).hexdigest()
+    else:
+        message = rendering.build_message(rendered, notification=notification, order=order, shop=shop,
+                                          recipient=recipient)
     notification.status = "sending"
     notification.attempts += 1
-    notification.subject, notification.body_digest = rendered.subject, rendered.body_digest
+    notification.subject, notification.body_digest = rendered.subject, digest
     _record(
         session,
         shop,
@@ -271,22 +283,25 @@ def claim(session: Session, notification_id: int, *, now: datetime | None = None
             **facts,
             "attempt": notification.attempts,
             "message_id": notification.message_id,
-            "body_digest": rendered.body_digest,
+            "body_digest": digest,
             # A resend after a crash mid-SMTP may deliver twice; the same Message-ID lets the
             # receiving side (and a dispute reviewer) recognise it as one message.
             "after_interrupted_attempt": interrupted,
         },
-        recipient=customer.email,
+        recipient=recipient,
     )
     session.flush()
     return Outgoing(
         notification_id=notification.id,
         stage=notification.stage,
-        recipient=customer.email,
+        recipient=recipient,
         message=message,
         subject=rendered.subject,
-        body_digest=rendered.body_digest,
+        body_digest=digest,
         message_id=notification.message_id,
+        channel=notification.channel,
+        text=text,
+        interrupted=interrupted,
     )
 
 
@@ -296,6 +311,7 @@ def mark_sent(session: Session, outgoing: Outgoing, *, smtp_response: str) -> No
         return
     notification.status, notification.sent_at, notification.last_error = "sent", utcnow(), None
     notification.subject, notification.body_digest = outgoing.subject, outgoing.body_digest
+    notification.provider_ref = without_addresses(smtp_response)[:255]
     _record(
         session,
         _shop(session, notification.shop_id),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from app.notifications import sending
+from app.db import session_scope
+from app.notifications import deferred, sending
 from app.worker import celery_app
 
 
@@ -24,3 +25,10 @@ def send_notification(self, notification_id: int) -> str:
         # must not use up the retries meant for SMTP errors.
         raise self.retry(countdown=result.retry_in, max_retries=self.request.retries + 1)
     return result.outcome
+
+
+@celery_app.task(name="notifications.release_deferred")
+def release_deferred() -> int:
+    """Beat, every minute: messages whose customer's quiet hours are over go to notifications.send."""
+    with session_scope() as session:
+        return deferred.release_deferred(session)

@@ -32,6 +32,8 @@ class Order(TimestampMixin, Base):
     __table_args__ = (
         UniqueConstraint("shop_id", "external_id"),
         Index("ix_orders_shop_id_name", "shop_id", "name"),
+        # The customer's status lookup knows the order number but not the shop.
+        Index("ix_orders_name", "name"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -28,7 +28,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.errors import register_error_handlers
-from app.sandbox import aliexpress, carriers, cj, delivery, mail, runner, tokens
+from app.sandbox import aliexpress, carriers, cj, delivery, mail, runner, sms, tokens
 from app.sandbox.store.inventory_routes import router as store_inventory_router
 from app.sandbox.store.routes import router as store_router
 from app.sandbox.supplier.routes import router as supplier_router
@@ -57,6 +57,7 @@ def create_sandbox_app() -> FastAPI:
     app.include_router(cj.router, prefix="/cj")
     app.include_router(carriers.router, prefix="/carriers")
     app.include_router(mail.router)
+    app.include_router(sms.router)
 
     @app.get("/_control/deliveries")
     def deliveries(limit: int = 200) -> dict[str, Any]:

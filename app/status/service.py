@@ -16,6 +16,7 @@ from app.notifications import rendering
 from app.notifications import service as notifications
 from app.orders.models import DeliveryAddress, Order
 from app.redis import get_redis, key
+from app.resolutions.models import Resolution
 from app.shops.models import Shop
 from app.status import timeline, tokens
 from app.templating import country_name, format_date, format_money, normalise_locale, translator
@@ -57,6 +58,18 @@ def masked_destination(session: Session, order: Order, locale: str) -> str:
     return ", ".join(part for part in parts if part)
 
 
+def delivery_estimate(shipments: list, locale: str, timezone: str | None) -> dict[str, str] | None:
+    """The expected window of the parcels still on their way (tracking sets it per route)."""
+    open_ = [s for s in shipments if s.delivered_at is None and s.status not in ("delivered", "returned")]
+    ends = [s.expected_by for s in open_ if s.expected_by]
+    if not ends:
+        return None
+    starts = [s.expected_from for s in open_ if s.expected_from]
+    end = format_date(max(ends), locale, timezone)
+    start = format_date(min(starts), locale, timezone) if starts else ""
+    return {"start": start if start != end else "", "end": end}
+
+
 def page_context(session: Session, located: Located, *, locale: str | None = None) -> dict[str, Any]:
     order, shop = located.order, located.shop
     locale = normalise_locale(locale or order.locale)
@@ -79,6 +92,13 @@ def page_context(session: Session, located: Located, *, locale: str | None = Non
         "show_next_shipping": not shipped and order.status != "cancelled",
         "emails_stopped": notifications.is_unsubscribed(session, order),
         "token": tokens.token_for(order),
+        "estimate": delivery_estimate(shipments, locale, shop.timezone),
+        "resolutions": [
+            {"id": r.id, "reason": r.reason, "status": r.status}
+            for r in session.scalars(
+                select(Resolution).where(Resolution.order_id == order.id).order_by(Resolution.id)
+            )
+        ],
     }
 
 

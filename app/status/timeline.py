@@ -66,6 +66,7 @@ def _classify(kind: str, data: dict[str, Any]) -> list[tuple[str, str]]:
         pairs += [("cancelled", "")] if "cancelled" in changes else []
         return pairs
     if kind == "notification.sent":
+        # Repeatable stages carry an occurrence ("resolution_update:12.approved"): one line each.
         return [("email", str(data.get("stage") or "other"))]
     domain, _, action = kind.partition(".")
     if domain == "supplier_order":
@@ -111,7 +112,8 @@ def build(
                 continue
             seen.add((key, qualifier))
             if key == "email":
-                label_key = f"step.email.{qualifier}" if qualifier in _EMAIL_STEPS else "step.email.other"
+                stage = qualifier.partition(":")[0]
+                label_key = f"step.email.{stage}" if stage in _EMAIL_STEPS else "step.email.other"
                 add("email", event.occurred_at, t(label_key))
             else:
                 add(key, event.occurred_at, t(f"step.{key}"))
