@@ -63,6 +63,8 @@ def create_app(*, start_relay: bool = True) -> FastAPI:
     from app.dashboard.settings_page import router as settings_router
     from app.shops.routes import router as auth_router
     from app.dashboard.shipments import router as shipments_router
+    from app.dashboard.review_page import router as review_router
+    from app.dashboard.suppliers_pages import router as supplier_pages_router
     from app.resolutions.pages import router as resolutions_router
     from app.status.lookup_pages import router as status_lookup_router
     from app.status.pages import router as status_router
@@ -80,6 +82,8 @@ def create_app(*, start_relay: bool = True) -> FastAPI:
     app.include_router(settings_router)
     app.include_router(privacy_router)
     app.include_router(shipments_router)
+    app.include_router(supplier_pages_router)
+    app.include_router(review_router)
     app.include_router(status_lookup_router)
     app.include_router(status_router)
     app.include_router(resolutions_router)

@@ -41,7 +41,9 @@ def risk_score(order: Order) -> float | None:
 def policy_of(shop: Shop) -> tuple[str, float]:
     """(policy, threshold) from shops.settings["ordering"]; unknown values fall back to auto."""
     own = (shop.settings or {}).get("ordering") or {}
-    policy = own.get("policy") if own.get("policy") in POLICIES else "auto"
+    # The settings page stores the review policy as "review".
+    policy = "review_above_risk" if own.get("policy") == "review" else own.get("policy")
+    policy = policy if policy in POLICIES else "auto"
     try:
         threshold = float(own.get("risk_threshold", 0.7))
     except (TypeError, ValueError):

@@ -32,6 +32,10 @@ COVERED_ROUTES = {
     ("GET", "/api/orders"), ("GET", "/admin"), ("GET", "/admin/orders/{order_id}"), ("GET", "/admin/shipments"),
     ("GET", "/admin/settings"), ("POST", "/admin/settings"), ("GET", "/admin/privacy"),
     ("GET", "/admin/privacy/exports/{request_id}"),
+    # Suppliers, product mapping and review: cases in tests/suppliers/test_supplier_pages.py.
+    ("GET", "/admin/suppliers"), ("GET", "/admin/mapping"), ("POST", "/admin/mapping/import"),
+    ("GET", "/admin/review"), ("POST", "/admin/review/{flag_id}/release"), ("POST", "/admin/review/{flag_id}/adopt"),
+    ("POST", "/admin/review/{flag_id}/resend"), ("POST", "/admin/review/{flag_id}/dismiss"),
 }
 
 
