@@ -5,11 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from app.dashboard import nav
 from app.dashboard.pages import _authenticate, _base_context, _page
 from app.db import SessionDep
 from app.tracking import alerts
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
+nav.register("shipments", "Shipments", "/admin/shipments", order=30)
 
 # What each condition means to a merchant, and what usually helps.
 CONDITION_TEXT = {
