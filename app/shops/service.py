@@ -8,9 +8,11 @@ from sqlalchemy.orm import Session
 from app.db import utcnow
 from app.errors import AppError
 from app.evidence import service as evidence
+from app.outbox import service as outbox
 from app.shops import secrets
 from app.shops.models import Shop
 from app.suppliers.models import Supplier
+from app.webhooks.models import WebhookDelivery
 from app.webhooks.signing import is_shop_domain
 
 
@@ -72,6 +74,21 @@ def uninstall(session: Session, shop: Shop, *, source: str = "shopify") -> None:
     evidence.record(
         session, chain=shop.domain, shop_id=shop.id, kind="shop.uninstalled", source=source, data={}
     )
+    session.flush()
+
+
+def on_scopes_update(session: Session, shop: Shop, delivery: WebhookDelivery) -> None:
+    """app/scopes_update: keep the granted scopes and re-check the subscriptions (a topic needs
+    its scope). Missing scopes are asked for again when the merchant next opens the app."""
+    current = (delivery.payload or {}).get("current")
+    if isinstance(current, list):
+        current = ",".join(str(scope) for scope in current)
+    if isinstance(current, str):
+        shop.scopes = current[:1024]
+    evidence.record(session, chain=shop.domain, shop_id=shop.id, kind="shop.scopes_updated", source="shopify",
+                    data={"scopes": shop.scopes, "previous": (delivery.payload or {}).get("previous")},
+                    webhook_delivery_id=delivery.id)
+    outbox.enqueue(session, "shops.sync_subscriptions", shop.id)
     session.flush()
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from app.config import get_settings
 from app.db import session_scope
 from app.evidence import service as evidence
-from app.shops.admin_client import AdminClient
+from app.shops.admin_client import AdminClient, UserErrors
 from app.shops.models import Shop
 
 TOPICS = (
@@ -79,8 +79,13 @@ def sync(shop: Shop, client: AdminClient) -> dict[str, int]:
             client.mutate(DELETE, {"id": row["id"]})
             removed += 1
     for topic in sorted(wanted - have):
-        client.mutate(CREATE, {"topic": topic, "webhookSubscription": {"uri": uri, "format": "JSON"}})
-        created += 1
+        try:
+            client.mutate(CREATE, {"topic": topic, "webhookSubscription": {"uri": uri, "format": "JSON"}})
+            created += 1
+        except UserErrors as error:
+            # Another sync (worker start, install, scope change) created it meanwhile: in place.
+            if not all("already been taken" in str(e.get("message")) for e in error.errors):
+                raise
     outcome = {"created": created, "removed": removed, "subscribed": len(wanted)}
     if not created and not removed:
         return outcome  # the hourly check found everything in place: nothing to prove

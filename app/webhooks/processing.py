@@ -37,6 +37,7 @@ HANDLERS: dict[str, Any] = {
     "orders/paid": _order_topic,
     "orders/cancelled": _order_topic,
     "app/uninstalled": _app_uninstalled,
+    "app/scopes_update": shops.on_scopes_update,
     "disputes/create": disputes.apply_webhook,
     "disputes/update": disputes.apply_webhook,
     "customers/data_request": privacy.on_data_request,

@@ -20,6 +20,7 @@ COMPLIANCE_TOPICS = frozenset({"customers/data_request", "customers/redact", "sh
 PROCESSED_TOPICS = (
     frozenset({"orders/create", "orders/updated", "orders/paid", "orders/cancelled", "app/uninstalled"})
     | frozenset({"disputes/create", "disputes/update"})
+    | frozenset({"app/scopes_update"})
     | COMPLIANCE_TOPICS
 )
 PROCESS_TASK = "webhooks.process_delivery"

@@ -181,3 +181,27 @@ def test_reconsent_when_configured_scopes_grow(client, live_server, monkeypatch)
     answer = client.get("/auth/embedded", params={"id_token": mint_session_token(domain), "shop": domain},
                         follow_redirects=False)
     assert answer.status_code == 302 and answer.headers["location"] == f"/auth/install?shop={domain}"
+
+
+def test_scopes_update_webhook_keeps_scopes_resyncs_and_asks_again(client, live_server, post_webhook):
+    from app.outbox.models import OutboxMessage
+    from app.sandbox.tokens import mint_session_token
+    from app.webhooks.models import WebhookDelivery
+    from app.webhooks.tasks import process_delivery
+    from tests.shops.helpers import install_quietly
+
+    shop = install_quietly(new_domain("scopes"))
+    answer = post_webhook(shop.domain, "app/scopes_update",
+                          {"id": 1, "previous": shop.scopes.split(","), "current": ["read_orders"]})
+    assert answer.status_code == 200
+    with get_sessionmaker()() as session:
+        delivery_id = session.scalar(select(WebhookDelivery.id).where(WebhookDelivery.shop_domain == shop.domain))
+    process_delivery.run(delivery_id)
+    wait_for(lambda: load_shop(shop.domain).scopes == "read_orders", message="scopes kept")
+    assert kinds(shop.domain, "shop.scopes_updated") == ["shop.scopes_updated"]
+    with get_sessionmaker()() as session:
+        queued = session.scalars(select(OutboxMessage.args).where(
+            OutboxMessage.task_name == "shops.sync_subscriptions")).all()
+    assert [shop.id] in queued
+    entry = client.get("/auth/embedded", params={"id_token": mint_session_token(shop.domain)}, follow_redirects=False)
+    assert entry.status_code == 302 and entry.headers["location"] == f"/auth/install?shop={shop.domain}"
