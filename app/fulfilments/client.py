@@ -14,8 +14,8 @@ query($id: ID!) {
   order(id: $id) {
     id
     name
-    fulfillmentOrders(first: 10) {
-      nodes { id status lineItems(first: 50) { nodes { id remainingQuantity totalQuantity } } }
+    fulfillmentOrders(first: 5) {
+      nodes { id status lineItems(first: 50) { nodes { id remainingQuantity totalQuantity lineItem { id } } } }
     }
     fulfillments(first: 20) { id status trackingInfo { company number url } }
   }

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -27,11 +28,12 @@ from app.fulfilments.client import (
     StoreTemporaryError,
 )
 from app.fulfilments.models import Shipment
-from app.orders.models import Order
+from app.orders.models import Order, OrderLine
 from app.shops import service as shops
 from app.shops.models import Shop
 from app.suppliers import locks
 from app.suppliers.client import Call
+from app.suppliers.tables import SupplierOrderLine
 from app.tracking import service as tracking
 
 # The first push and eight retries; then the shipment is failed with the last error.
@@ -130,6 +132,8 @@ class _Attempt:
     access_token: str
     order_gid: str
     tracking: dict[str, str]
+    # The store line items (legacy id -> quantity) this parcel carries; None = every remaining item.
+    lines: dict[int, int] | None = None
 
 
 @dataclass
@@ -172,7 +176,50 @@ def _begin(session: Session, shipment_id: int) -> _Attempt | str:
         shops.access_token(shop),
         f"gid://shopify/Order/{order.external_id}",
         tracking,
+        _parcel_lines(session, order, shipment),
     )
+
+
+def _parcel_lines(session: Session, order: Order, shipment: Shipment) -> dict[int, int] | None:
+    """The order lines this shipment's supplier order carries, when it carries only some of them
+    (the order was split between suppliers); None when it carries them all or says nothing."""
+    rows = session.execute(
+        select(OrderLine.external_id, SupplierOrderLine.quantity)
+        .join(SupplierOrderLine, SupplierOrderLine.order_line_id == OrderLine.id)
+        .where(SupplierOrderLine.supplier_order_id == shipment.supplier_order_id)
+    ).all()
+    all_lines = set(session.scalars(select(OrderLine.external_id).where(OrderLine.order_id == order.id)))
+    if not rows or {external_id for external_id, _ in rows} >= all_lines:
+        return None
+    wanted: dict[int, int] = {}
+    for external_id, quantity in rows:
+        wanted[external_id] = wanted.get(external_id, 0) + quantity
+    return wanted
+
+
+def _legacy_id(gid: Any) -> int | None:
+    tail = str(gid or "").rsplit("/", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+def _line_items_by_fulfillment_order(
+    open_orders: list[dict[str, Any]], lines: dict[int, int] | None
+) -> list[dict[str, Any]]:
+    """fulfillmentCreate's lineItemsByFulfillmentOrder: every remaining item, or only this parcel's."""
+    if lines is None:
+        return [{"fulfillmentOrderId": node["id"]} for node in open_orders]
+    wanted, groups = dict(lines), []
+    for node in open_orders:
+        items = []
+        for item in (node.get("lineItems") or {}).get("nodes", []):
+            line_id = _legacy_id((item.get("lineItem") or {}).get("id"))
+            quantity = min(int(item.get("remainingQuantity") or 0), wanted.get(line_id, 0))
+            if quantity > 0:
+                wanted[line_id] -= quantity
+                items.append({"id": item["id"], "quantity": quantity})
+        if items:
+            groups.append({"fulfillmentOrderId": node["id"], "fulfillmentOrderLineItems": items})
+    return groups
 
 
 def _numbers(fulfillment: dict[str, Any]) -> set[str]:
@@ -208,11 +255,11 @@ def _call(attempt: _Attempt, transport: httpx.BaseTransport | None) -> _Result:
             for fulfillment in order.get("fulfillments") or []:
                 if attempt.tracking["number"] in _numbers(fulfillment):
                     return _Result("found", calls, fulfillment=fulfillment)
-            open_orders = _open_orders(order)
-            if not open_orders:
-                # A later parcel of an order whose items an earlier parcel already fulfilled (the
-                # supplier's data does not say which items travel in which parcel): its number is
-                # added to that fulfilment's tracking instead (Shopify shows every number).
+            groups = _line_items_by_fulfillment_order(_open_orders(order), attempt.lines)
+            if not groups:
+                # A later parcel whose items an earlier parcel already fulfilled (suppliers say which
+                # order lines a supplier order carries, not which items travel in which of its
+                # parcels): its number is added to that fulfilment's tracking (Shopify shows all).
                 attached = updates.attach_number(client, order, attempt.tracking)
                 if attached is not None:
                     return _Result("pushed", calls, fulfillment=attached, attached=True)
@@ -221,9 +268,7 @@ def _call(attempt: _Attempt, transport: httpx.BaseTransport | None) -> _Result:
                 )
             variables = {
                 "fulfillment": {
-                    "lineItemsByFulfillmentOrder": [
-                        {"fulfillmentOrderId": node["id"]} for node in open_orders
-                    ],
+                    "lineItemsByFulfillmentOrder": groups,
                     "trackingInfo": attempt.tracking,
                     # The customer hears from us (the shipped notification), not twice.
                     "notifyCustomer": False,

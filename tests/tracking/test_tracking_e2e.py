@@ -15,14 +15,17 @@ import httpx
 import pytest
 from sqlalchemy import select, text
 
-from app.db import get_sessionmaker
+from app.db import get_sessionmaker, utcnow
 from app.fulfilments import service as fulfilments
 from app.fulfilments import updates
 from app.fulfilments.client import StoreClient
 from app.fulfilments.models import Shipment
-from app.orders.models import Order
+from app.orders.models import Order, OrderLine
 from app.shops import service as shops
 from app.shops.models import Shop
+from app.suppliers.models import Supplier, SupplierOrder
+from app.suppliers.service import default_supplier, reference_for
+from app.suppliers.tables import SupplierOrderLine
 from app.tracking import delays
 from app.tracking import service as tracking
 from tests.fixtures import wait_for
@@ -194,3 +197,52 @@ def test_second_parcel_and_new_tracking_reach_the_store_once(db, sandbox):
     assert updates.update_tracking(shipment.id) == "pushed"
     assert [e.data["adopted"] for e in events(shop.domain, "fulfilment.tracking_updated")] == [False, True]
     wait_for(lambda: _reload(shipment.id).registered_at is not None, timeout=30, message="the new number followed")
+
+
+SPLIT_ORDER = {
+    **STORE_ORDER,
+    "line_items": [{"title": "Neck pillow", "sku": "NP-1", "quantity": 1, "price": "29.90"},
+                   {"title": "Sleep mask", "sku": "SM-2", "quantity": 2, "price": "9.90"}],
+}
+
+
+def test_an_order_split_between_suppliers_gets_one_fulfilment_per_parcel_with_its_own_items(db, sandbox):
+    shop = store_shop(db)
+    created = httpx.post(f"{sandbox}/sandbox/shopify/_control/orders",
+                         json={"shop": shop.domain, "order": SPLIT_ORDER, "paid": False}, timeout=30)
+    assert created.status_code == 201, created.text
+    external_id = created.json()["order"]["id"]
+
+    def our_order():
+        with get_sessionmaker()() as session:
+            return session.scalar(select(Order).where(Order.shop_id == shop.id, Order.external_id == external_id))
+
+    order = wait_for(our_order, timeout=30, message="the store's order to reach us")
+    lines = list(db.scalars(select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.id)))
+    first_supplier = default_supplier(db, shop.id)
+    second_supplier = Supplier(shop_id=shop.id, name="Second warehouse", protocol="generic", settings={})
+    db.add(second_supplier)
+    db.flush()
+    shipments = []
+    for supplier, line, number in ((first_supplier, lines[0], s10("16180339")), (second_supplier, lines[1], s10("14142135"))):
+        so = SupplierOrder(shop_id=shop.id, order_id=order.id, supplier_id=supplier.id, status="shipped",
+                           idempotency_key=reference_for(shop.id, order.id, supplier.id), external_id=f"SUP-{supplier.id}")
+        db.add(so)
+        db.flush()
+        db.add(SupplierOrderLine(supplier_order_id=so.id, shop_id=shop.id, order_line_id=line.id, title=line.title,
+                                 quantity=line.quantity))
+        db.flush()
+        shipments.append(fulfilments.create_shipment(
+            db, shop=db.get(Shop, shop.id), order=db.get(Order, order.id), supplier_order_id=so.id,
+            tracking_number=number, carrier="China Post", tracking_url=None, shipped_at=utcnow()))
+    hold_outbox(db)
+    db.commit()
+
+    for shipment in shipments:
+        assert fulfilments.push_to_store(shipment.id) == "pushed"
+    response = httpx.get(f"{sandbox}/sandbox/shopify/_control/fulfillments", params={"shop": shop.domain}, timeout=10)
+    store = {f["tracking_number"]: f for f in response.json()["fulfillments"]}
+    assert set(store) == {s.tracking_number for s in shipments}
+    for shipment, line in zip(shipments, lines, strict=True):
+        (item,) = store[shipment.tracking_number]["line_items"]
+        assert (item["id"], item["quantity"]) == (line.external_id, line.quantity)
