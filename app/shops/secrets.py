@@ -13,11 +13,14 @@ from app.config import get_settings
 def _fernet() -> MultiFernet:
     settings = get_settings()
     keys = [k.strip() for k in (settings.encryption_keys or "").split(",") if k.strip()]
-    if not keys:
-        # No dedicated keys configured: derive one from SECRET_KEY so development just works.
-        derived = hashlib.sha256(b"dropguard-token-key:" + settings.secret_key.encode()).digest()
-        keys = [base64.urlsafe_b64encode(derived).decode()]
-    return MultiFernet([Fernet(k) for k in keys])
+    return MultiFernet([Fernet(k) for k in keys or [derived_key()]])
+
+
+def derived_key() -> str:
+    """With no dedicated keys configured, one derived from SECRET_KEY so development just works
+    (list it after a new key in DROPGUARD_ENCRYPTION_KEYS to move off it with rotate-keys)."""
+    derived = hashlib.sha256(b"dropguard-token-key:" + get_settings().secret_key.encode()).digest()
+    return base64.urlsafe_b64encode(derived).decode()
 
 
 def encrypt(token: str) -> bytes:
