@@ -215,3 +215,20 @@ def shipments_for_number(session: Session, number: str) -> list[Shipment]:
     return list(session.scalars(
         select(Shipment).where(Shipment.tracking_number.in_(candidates)).order_by(Shipment.id)
     ))
+
+
+def apply_supplier_status(session: Session, *, supplier_order_id: int, tracking_number: str,
+                          normalised: Normalised, at: datetime | None, source: str,
+                          now: datetime | None = None) -> str:
+    """A supplier's own tracking status for one of its parcels (e.g. CJ's logistics webhook mapped
+    with statuses.from_cj), applied like a carrier scan. Returns apply_scan's outcome, or
+    "unknown_number" when no shipment of that supplier order carries the number (recorded by the
+    caller's own inbox, not applied)."""
+    shipment = session.scalar(
+        select(Shipment).where(Shipment.supplier_order_id == supplier_order_id,
+                               Shipment.tracking_number.in_({tracking_number, numbers.normalise(tracking_number)}))
+    )
+    if shipment is None:
+        return "unknown_number"
+    scan = ScanEvent(time=at, location=None, description=None, raw_status=normalised.raw_status, normalised=normalised)
+    return apply_scan(session, shipment, normalised, [scan] if at else [], source, now=now)

@@ -15,7 +15,7 @@ from app.suppliers.models import SupplierOrder
 from app.suppliers.tasks import process_callback
 from app.tracking import delays, service, windows
 from app.tracking.aggregators import seventeentrack
-from app.tracking.statuses import Normalised, Provider, Status
+from app.tracking.statuses import Normalised, Provider, Status, from_cj
 from tests.suppliers.helpers import (
     FakeSupplier,
     callback_body,
@@ -186,3 +186,18 @@ def test_the_shipped_email_waits_for_a_valid_number(db, shop, app):
 def _shipments(order_id: int) -> list[Shipment]:
     with get_sessionmaker()() as session:
         return list(session.scalars(select(Shipment).where(Shipment.order_id == order_id)))
+
+
+def test_a_suppliers_own_tracking_status_moves_the_parcel_like_a_scan(db, shop):
+    order, shipment = shipment_for(db, shop, shipped_at=utcnow() - timedelta(days=3))
+    at = utcnow().replace(microsecond=0) - timedelta(days=1)
+    apply = service.apply_supplier_status
+    args = {"supplier_order_id": shipment.supplier_order_id, "source": "cj"}
+    assert apply(db, tracking_number="LX000000000CN", normalised=from_cj(10), at=at, **args) == "unknown_number"
+    assert apply(db, tracking_number=shipment.tracking_number, normalised=from_cj(10), at=at, **args) == "changed"
+    assert apply(db, tracking_number=shipment.tracking_number, normalised=from_cj(10), at=at, **args) == "unchanged"
+    hold_outbox(db)
+    db.commit()
+    row = reload(shipment.id)
+    assert (row.status, row.provider, row.raw_status, row.first_scan_at) == ("out_for_delivery", "cj", "10", at)
+    assert len(notifications_of(order.id, "out_for_delivery")) == 1
