@@ -13,6 +13,7 @@ from app.evidence.models import EvidenceEvent
 from app.fulfilments.models import Shipment
 from app.notifications.models import Notification
 from app.orders.models import DeliveryAddress, OrderLine
+from app.privacy import uploads
 from app.privacy.subjects import Subject, deliveries
 from app.shops.models import Shop
 from app.suppliers.models import SupplierOrder
@@ -68,6 +69,7 @@ def build(session: Session, shop: Shop, subject: Subject, *, request: dict[str, 
     shipments = _by_order(_rows(session, Shipment, shop, order_ids))
     notifications = _by_order(_rows(session, Notification, shop, order_ids))
     disputes = _by_order(_rows(session, Dispute, shop, order_ids))
+    resolutions = uploads.export(session, shop, order_ids)
     addresses = {
         a.order_id: _columns(a, skip=("shop_id", "order_id"))
         for a in (
@@ -116,6 +118,7 @@ def build(session: Session, shop: Shop, subject: Subject, *, request: dict[str, 
                 "shipments": shipments.get(order.id, []),
                 "notifications": notifications.get(order.id, []),
                 "disputes": disputes.get(order.id, []),
+                "resolutions": resolutions.get(order.id, []),
             }
         )
     document = {

@@ -22,6 +22,7 @@ from app.db import utcnow
 from app.evidence import service as evidence
 from app.evidence.models import EvidenceEvent
 from app.orders.models import DeliveryAddress
+from app.privacy import uploads
 from app.privacy.models import PrivacyRequest
 from app.privacy.subjects import Subject, deliveries
 from app.shops.models import Shop
@@ -81,6 +82,7 @@ class RedactionReport:
     payloads: int = 0
     evidence_events: int = 0
     exports: int = 0
+    resolutions: int = 0
     swept: int = 0
 
     def as_data(self) -> dict[str, int]:
@@ -197,6 +199,7 @@ def redact(session: Session, shop: Shop, subject: Subject, request: PrivacyReque
     report.payloads = _payloads(session, shop, subject, request)
     report.evidence_events = _evidence(session, shop, subject)
     report.exports = _exports(session, shop, subject)
+    report.resolutions = uploads.redact(session, shop, subject.order_ids)
     now = utcnow()
     for customer in subject.customers:
         customer.email = customer.first_name = customer.last_name = customer.phone = None

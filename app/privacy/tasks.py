@@ -7,7 +7,7 @@ import logging
 from sqlalchemy.exc import OperationalError
 
 from app.db import session_scope
-from app.privacy import service
+from app.privacy import service, uploads
 from app.worker import celery_app
 
 log = logging.getLogger(__name__)
@@ -19,7 +19,11 @@ log = logging.getLogger(__name__)
 def erase_shop(self, shop_id: int) -> str:
     """Erase every row of an uninstalled shop. Safe to run twice: a second run finds nothing."""
     with session_scope() as session:
-        return service.erase_shop(session, shop_id)
+        outcome = service.erase_shop(session, shop_id)
+    if outcome in ("erased", "gone"):
+        # Files after the rows: a rolled-back erasure must not leave rows pointing at nothing.
+        uploads.erase_shop_files(shop_id)
+    return outcome
 
 
 @celery_app.task(

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
@@ -15,11 +16,15 @@ from app.db import get_sessionmaker
 from app.evidence import service as evidence
 from app.notifications.models import Notification
 from app.orders.models import Order
+from app.resolutions import uploads
+from app.resolutions.models import Resolution
 from app.shops.models import Shop
 from app.webhooks.tasks import process_delivery
 from tests.factories import order_payload
 from tests.fixtures import ROOT
 from tests.webhooks.helpers import record_held
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 @dataclass
@@ -131,8 +136,30 @@ def spread(db: Session, shop: Shop, person: Person) -> Order:
             last_error=f"550 5.1.1 <{person.email}>: mailbox unavailable",
         )
     )
+    # The customer's report in the resolution centre: their words and a photo on disk.
+    [photo] = uploads.store(shop.id, [uploads.Photo("parcel.png", "image/png", PNG)])
+    db.add(
+        Resolution(
+            shop_id=shop.id,
+            order_id=order.id,
+            reason="not_received",
+            status="queued",
+            locale="en",
+            message=f"{person.first_name} here: nothing came to {person.address1}.",
+            photos=[photo],
+            offers=[],
+            policy_version="test",
+            policy_digest="0" * 64,
+            currency="USD",
+        )
+    )
     db.commit()
     return order
+
+
+def photo_files(shop_id: int) -> list[Path]:
+    folder = uploads.directory() / str(shop_id)
+    return sorted(folder.iterdir()) if folder.is_dir() else []
 
 
 def redact_payload(shop: Shop, person: Person) -> dict[str, Any]:

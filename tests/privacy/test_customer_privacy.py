@@ -17,6 +17,7 @@ from tests.privacy.helpers import (
     deliver,
     ledger_verify,
     new_person,
+    photo_files,
     redact_payload,
     spread,
     strings_present,
@@ -60,6 +61,7 @@ def test_data_request_exports_everything_held_on_the_customer(db, shop):
         and exported["delivery_address"]["city"] == person.city
     )
     assert exported["notifications"][0]["last_error"].endswith("mailbox unavailable")
+    assert exported["resolutions"][0]["message"].startswith(person.first_name)
     kinds = {e["kind"] for e in export["evidence_events"]}
     assert {"order.snapshot_applied", "supplier_order.requested"} <= kinds
     assert any(e["personal"] for e in export["evidence_events"])
@@ -81,10 +83,12 @@ def test_customer_redact_leaves_no_trace_in_any_table_and_the_ledger_verifies(db
     deliver(shop, "customers/data_request", data_request_payload(shop, person))
     assert strings_present([person.email]), "the scan must find the data before redaction"
 
+    assert len(photo_files(shop.id)) == 2
     _, outcome = deliver(shop, "customers/redact", redact_payload(shop, person))
 
     assert outcome == "processed"
     assert strings_present(person.strings) == []
+    assert len(photo_files(shop.id)) == 1, "the person's photo is deleted, the bystander's kept"
     # Nothing of another customer of the same shop was touched.
     assert {s for _, _, s in strings_present(bystander.strings)} == set(bystander.strings)
     report = verify_chain(db, shop.domain)

@@ -17,6 +17,7 @@ from tests.privacy.helpers import (
     deliver,
     ledger_verify,
     new_person,
+    photo_files,
     redact_payload,
     shop_rows,
     spread,
@@ -80,12 +81,14 @@ def test_shop_redact_erases_every_row_of_the_shop_and_other_chains_still_verify(
     deliver(shop, "disputes/create", {"id": 9, "order_id": person.orders[0], "status": "needs_response"})
     _uninstall(shop)
     assert shop_rows(shop.id, shop.domain), "the shop's rows exist before erasure"
+    assert photo_files(shop_id)
 
     assert deliver(shop, "shop/redact", {"shop_id": 1, "shop_domain": shop.domain})[1] == "processed"
     [work] = _erase_work(db, shop.id)
 
     assert erase_shop(work.args[0]) == "erased"
     assert shop_rows(shop_id, domain) == {}
+    assert photo_files(shop_id) == [] and photo_files(bystander.id)
     assert strings_present(person.strings) == []
     db.expire_all()
     assert domain not in chains(db)
