@@ -35,7 +35,7 @@ _EMAIL = re.compile(r"^[^\s@]{1,64}@[^\s@]{1,255}$")
 # A candidate cap: the same order number exists in many shops, but never in hundreds.
 _MAX_CANDIDATES = 20
 # Compared when no order matched, so that path costs what a real comparison costs.
-_NO_MATCH_NAME = "#\x00"
+_NO_MATCH_NAME = "#!"  # never a normalised number (they are [A-Za-z0-9-])
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,9 @@ from app.templating import page_templates, translator
 
 router = APIRouter(prefix="/status", include_in_schema=False)
 
-# Generous caps: anything longer is malformed, answered like any miss (never a 422 that differs).
-FormText = Annotated[str, Form(max_length=400)]
+# No length limits here: an over-long value is malformed input, answered like any miss (a 422
+# would be a different answer); lookup.normalise_* refuse it.
+FormText = Annotated[str, Form()]
 
 
 def _form(request: Request, locale: str, *, failed: bool, shop: str = "", status_code: int = 200) -> HTMLResponse:
