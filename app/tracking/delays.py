@@ -12,13 +12,16 @@ Each delay moves the customer's estimate to an honest later window before the me
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from app.config import get_settings
 from app.db import utcnow
+from app.errors import AppError
 from app.fulfilments.models import Shipment
 from app.orders.models import Order
 from app.shops.models import Shop
@@ -27,6 +30,7 @@ from app.tracking import alerts, windows
 from app.tracking.models import ShipmentAlert
 from app.tracking.statuses import Status
 
+log = logging.getLogger(__name__)
 BATCH = 500
 _OPEN = ("pending", "info_received", "in_transit", "out_for_delivery", "available_for_pickup",
          "delivery_failed", "exception", "returning", "expired")
@@ -111,8 +115,14 @@ def detect(session: Session, *, now: datetime | None = None) -> dict[int, list[s
     now = now or utcnow()
     found = {}
     for shipment_id in _candidates(session, now):
-        with session.begin_nested():
-            raised = check(session, shipment_id, now=now)
+        try:
+            with session.begin_nested():
+                raised = check(session, shipment_id, now=now)
+        except (AppError, DataError, ValueError):
+            # One shipment the check cannot handle must not keep every other one from its alert;
+            # it is logged and comes back on the next run.
+            log.exception("tracking.delay_check_failed", extra={"shipment_id": shipment_id})
+            continue
         if raised:
             found[shipment_id] = raised
     return found

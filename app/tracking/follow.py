@@ -55,8 +55,9 @@ def _register_call(provider: str, number: str, shipment_id: int) -> str:
             if envelope.rejected_with(seventeentrack.ALREADY_REGISTERED):
                 return "already"
             first = envelope.rejected[0] if envelope.rejected else None
+            # A refusal of the number itself (format, quota) is final for this attempt: not retried.
             raise AggregatorError(f"17TRACK refused the number: {first.message if first else 'no answer'}",
-                                  code=first.code if first else None)
+                                  status_code=422, code=first.code if first else None)
         api.create_tracking(number, order_id=f"shipment-{shipment_id}")
         return "registered"
 

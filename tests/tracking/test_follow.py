@@ -11,6 +11,7 @@ from app.config import get_settings
 from app.db import get_sessionmaker, utcnow
 from app.fulfilments.models import Shipment
 from app.tracking import follow
+from app.tracking.tasks import register as register_task
 from tests.suppliers.helpers import events, hold_outbox
 from tests.tracking.helpers import reload, shipment_for
 
@@ -57,3 +58,12 @@ def test_register_once_then_poll_when_webhooks_stay_silent(db, shop, live_server
         assert follow.poll(session, shipment.id) == "unchanged"  # the same scans again change nothing
         session.rollback()
     assert len(events(shop.domain, "shipment.status_changed")) == 1
+
+
+def test_a_number_the_aggregator_refuses_is_recorded_and_not_retried(db, shop, live_server, monkeypatch):
+    monkeypatch.setattr(get_settings(), "tracking_provider", "17track")
+    _, shipment = shipment_for(db, shop, number="AB1")  # too short for any carrier
+    assert register_task.run(shipment.id).startswith("refused: 17TRACK refused the number")
+    (failed,) = events(shop.domain, "tracking.register_failed")
+    assert failed.data["code"] == -18010012 and failed.data["retryable"] is False
+    assert reload(shipment.id).registered_at is None
