@@ -157,7 +157,18 @@ def _after_change(session: Session, shop: Shop, order: Order, shipment: Shipment
         store_updates.queue_event(session, shipment, shopify, at)
     if new in (Status.IN_TRANSIT, Status.OUT_FOR_DELIVERY, Status.DELIVERED, Status.AVAILABLE_FOR_PICKUP):
         alerts.resolve(session, shipment, alerts.STALL_CONDITIONS, now=now)
-    if not announceable(shipment) and new != Status.INVALID:
+    if new == Status.DELIVERED:
+        # Its own ledger kind: the customer's timeline (app.status.timeline) shows "delivered" from it.
+        alerts.record(session, shop, shipment, "shipment.delivered", {"provider": shipment.provider}, occurred_at=at)
+    if not announceable(shipment) and new not in _NOT_A_SCAN:
+        # The carrier scanned a number our format check refused (a carrier our table lacks): the
+        # scan proves it; it is announced now, late rather than never.
+        shipment.flags = [flag for flag in shipment.flags or [] if flag != INVALID_NUMBER]
+        alerts.resolve(session, shipment, ("invalid_number",), now=now)
+        alerts.record(session, shop, shipment, "shipment.number_confirmed", {"status": new.value})
+        if order.status in ("shipped", "delivered"):
+            alerts.notify_customer(session, order, "shipped")
+    if not announceable(shipment):
         return  # the customer was never told about this number: no carrier news either
     if new in _STAGE_ON_ENTRY:
         alerts.notify_customer(session, order, _STAGE_ON_ENTRY[new])

@@ -156,6 +156,8 @@ def test_an_older_report_arriving_late_is_recorded_not_applied(client, db, shop)
     assert after.status == "delivered" and after.delivered_at == steps[-1][1]
     assert len(events(shop.domain, "shipment.status_changed")) == 1
     assert len(events(shop.domain, "shipment.status_not_applied")) == 1
+    (delivered,) = events(shop.domain, "shipment.delivered")
+    assert delivered.occurred_at == steps[-1][1]
     assert len(notifications_of(order.id, "delivered")) == 1
     with get_sessionmaker()() as session:
         status = session.execute(text("SELECT status FROM orders WHERE id = :i"), {"i": order.id}).scalar()

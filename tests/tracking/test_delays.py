@@ -201,3 +201,19 @@ def test_a_suppliers_own_tracking_status_moves_the_parcel_like_a_scan(db, shop):
     row = reload(shipment.id)
     assert (row.status, row.provider, row.raw_status, row.first_scan_at) == ("out_for_delivery", "cj", "10", at)
     assert len(notifications_of(order.id, "out_for_delivery")) == 1
+
+
+def test_a_carrier_scan_proves_a_number_our_format_check_refused(db, shop):
+    shipped = utcnow() - timedelta(days=4)
+    order, shipment = shipment_for(db, shop, number="ZZ99REGIONAL123", shipped_at=shipped)
+    assert not service.announceable(reload(shipment.id))
+    steps = journey(shipped, ["info_received"])
+    assert _scan(db, shipment, steps, now=steps[-1][1]) == "unchanged"
+    assert not service.announceable(reload(shipment.id))  # label information is no proof
+    steps = journey(shipped, ["info_received", "picked_up"])
+    assert _scan(db, shipment, steps, now=steps[-1][1]) == "changed"
+    row = reload(shipment.id)
+    assert service.announceable(row) and row.status == "in_transit"
+    assert len(notifications_of(order.id, "shipped")) == 1
+    assert alerts_of(shipment.id)[0].resolved_at is not None
+    assert len(events(shop.domain, "shipment.number_confirmed")) == 1
