@@ -23,6 +23,8 @@ from app.suppliers.tables import VariantMapping
 log = logging.getLogger(__name__)
 
 POLL_LIMIT = 200
+# Answers are written in groups: one transaction and one ledger event per group.
+APPLY_EVERY = 50
 # Protocols whose adapters answer get_stock.
 POLLED = ("aliexpress", "cj")
 
@@ -41,13 +43,20 @@ def _skus(supplier: Supplier, limit: int) -> list[str]:
         ))
 
 
+def _apply(supplier_id: int, found: list[service.Level]) -> None:
+    if found:
+        with session_scope() as session:
+            service.apply_supplier_levels(session, session.get(Supplier, supplier_id), found, source="poll")
+        found.clear()
+
+
 def poll_supplier(supplier_id: int, *, transport: httpx.BaseTransport | None = None, limit: int = POLL_LIMIT) -> int:
     """Ask one supplier for the stock of its mapped products; returns how many answers were applied."""
     with session_scope() as session:
         supplier = session.get(Supplier, supplier_id)
     if supplier is None or supplier.protocol not in POLLED:
         return 0
-    applied = 0
+    applied, found = 0, []
     with get_adapter(supplier, transport=transport) as adapter:
         for sku in _skus(supplier, limit):
             if not resilience.allow_call(supplier):
@@ -65,13 +74,12 @@ def poll_supplier(supplier_id: int, *, transport: httpx.BaseTransport | None = N
                 continue
             resilience.after_call(supplier, None, ok=True)
             prices = [level.price for level in levels if level.price is not None]
-            with session_scope() as session:
-                service.apply_supplier_stock(
-                    session, session.get(Supplier, supplier_id), sku, sum(max(level.available, 0) for level in levels),
-                    prices[0] if prices else None, source="poll",
-                    currency=next((level.currency for level in levels if level.currency), None),
-                )
+            found.append(service.Level(sku, sum(max(level.available, 0) for level in levels),
+                                       prices[0] if prices else None))
             applied += 1
+            if len(found) >= APPLY_EVERY:
+                _apply(supplier_id, found)
+    _apply(supplier_id, found)
     return applied
 
 

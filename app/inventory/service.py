@@ -72,11 +72,18 @@ def _mappings_for_items(session: Session, shop_id: int, items: list[InventoryIte
                or_(VariantMapping.variant_id.in_(variant_ids), VariantMapping.sku.in_(skus)))
         .order_by(VariantMapping.priority, VariantMapping.id)
     ).all()
-    found: dict[int, list[VariantMapping]] = {}
-    for item in items:
-        by_variant = [m for m in rows if item.variant_id is not None and m.variant_id == item.variant_id]
-        found[item.id] = by_variant or [m for m in rows if m.variant_id is None and item.sku and m.sku == item.sku]
-    return found
+    by_variant: dict[int, list[VariantMapping]] = {}
+    by_sku: dict[str, list[VariantMapping]] = {}
+    for m in rows:
+        if m.variant_id is not None:
+            by_variant.setdefault(m.variant_id, []).append(m)
+        elif m.sku:
+            by_sku.setdefault(m.sku, []).append(m)
+    return {
+        item.id: (by_variant.get(item.variant_id) if item.variant_id is not None else None)
+        or by_sku.get(item.sku or "", [])
+        for item in items
+    }
 
 
 def _stock_for(session: Session, mappings: list[VariantMapping]) -> dict[tuple[int, str], SupplierStock]:
@@ -142,11 +149,12 @@ def _check_margin(session: Session, shop: Shop, item: InventoryItem) -> None:
                         source="dropguard", data=data)
 
 
-def items_for_supplier_sku(session: Session, supplier: Supplier, supplier_sku: str) -> list[InventoryItem]:
-    mappings = session.scalars(
-        select(VariantMapping).where(VariantMapping.shop_id == supplier.shop_id,
-                                     VariantMapping.supplier_id == supplier.id,
-                                     VariantMapping.supplier_sku == supplier_sku)
+def items_for_supplier_skus(session: Session, supplier: Supplier, supplier_skus: list[str]) -> list[InventoryItem]:
+    """The store items mapped to these supplier products, locked (id order) for the update."""
+    mappings = session.execute(
+        select(VariantMapping.variant_id, VariantMapping.sku).where(
+            VariantMapping.shop_id == supplier.shop_id, VariantMapping.supplier_id == supplier.id,
+            VariantMapping.supplier_sku.in_(supplier_skus))
     ).all()
     variant_ids = {m.variant_id for m in mappings if m.variant_id is not None}
     skus = {m.sku for m in mappings if m.variant_id is None and m.sku}
@@ -172,6 +180,15 @@ def publish_started(shop_id: int) -> None:
     get_redis().delete(key("inventory", "publish-queued", str(shop_id)))
 
 
+@dataclass(frozen=True)
+class Level:
+    """One supplier product's stock as a supplier reported it."""
+
+    sku: str
+    quantity: int
+    cost: Decimal | float | str | None = None
+
+
 def apply_supplier_stock(
     session: Session, supplier: Supplier, sku: str, quantity: int, cost: Decimal | float | str | None = None,
     *, source: str = "webhook", observed_at: datetime | None = None, currency: str | None = None,
@@ -180,47 +197,66 @@ def apply_supplier_stock(
 
     Flushes; the caller commits (the publish task is enqueued in the same transaction).
     """
+    return apply_supplier_levels(session, supplier, [Level(sku, quantity, cost)], source=source,
+                                 observed_at=observed_at, currency=currency)
+
+
+def apply_supplier_levels(
+    session: Session, supplier: Supplier, levels: list[Level], *, source: str = "poll",
+    observed_at: datetime | None = None, currency: str | None = None,
+) -> StockChange:
+    """Several products of one supplier at once (a poll, a bulk feed): one ledger event for all."""
     observed_at = observed_at or utcnow()
-    quantity = max(int(quantity), 0)
-    unit_cost = Decimal(str(cost)) if cost is not None else None
-    previous = session.scalar(
-        select(SupplierStock)
-        .where(SupplierStock.supplier_id == supplier.id, SupplierStock.supplier_sku == sku)
-        .with_for_update()
-    )
-    if previous is not None and previous.observed_at > observed_at:
-        return StockChange(0, False, False)  # an older message arriving late never wins
-    previous_quantity = previous.quantity if previous is not None else None
-    quantity_changed = previous is None or previous_quantity != quantity
-    cost_changed = unit_cost is not None and (previous is None or previous.unit_cost != unit_cost)
-    session.execute(
-        insert(SupplierStock)
-        .values(shop_id=supplier.shop_id, supplier_id=supplier.id, supplier_sku=sku, quantity=quantity,
-                unit_cost=unit_cost, source=source, observed_at=observed_at)
-        .on_conflict_do_update(
-            index_elements=["supplier_id", "supplier_sku"],
-            set_={"quantity": quantity, "source": source, "observed_at": observed_at, "updated_at": func.now(),
-                  "unit_cost": func.coalesce(unit_cost, SupplierStock.unit_cost)},
+    wanted = {level.sku: level for level in levels}
+    previous = {
+        row.supplier_sku: (row.quantity, row.unit_cost, row.observed_at)
+        for row in session.scalars(
+            select(SupplierStock)
+            .where(SupplierStock.supplier_id == supplier.id, SupplierStock.supplier_sku.in_(list(wanted)))
+            .order_by(SupplierStock.supplier_sku)
+            .with_for_update()
         )
-    )
-    if previous is not None:
-        session.expire(previous)  # the upsert changed the row under it
-    if not (quantity_changed or cost_changed):
+    }
+    changes, rows = [], []
+    for sku, level in wanted.items():
+        quantity = max(int(level.quantity), 0)
+        cost = Decimal(str(level.cost)) if level.cost is not None else None
+        before = previous.get(sku)
+        if before is not None and before[2] > observed_at:
+            continue  # an older message arriving late never wins
+        rows.append({"shop_id": supplier.shop_id, "supplier_id": supplier.id, "supplier_sku": sku,
+                     "quantity": quantity, "unit_cost": cost, "source": source, "observed_at": observed_at})
+        if before is None or before[0] != quantity or (cost is not None and before[1] != cost):
+            changes.append({"supplier_sku": sku, "quantity": quantity,
+                            "previous_quantity": before[0] if before else None,
+                            "unit_cost": str(cost) if cost is not None else None,
+                            "cost_changed": cost is not None and (before is None or before[1] != cost)})
+    if rows:
+        statement = insert(SupplierStock).values(rows)
+        session.execute(statement.on_conflict_do_update(
+            index_elements=["supplier_id", "supplier_sku"],
+            set_={"quantity": statement.excluded.quantity, "source": statement.excluded.source,
+                  "observed_at": statement.excluded.observed_at, "updated_at": func.now(),
+                  "unit_cost": func.coalesce(statement.excluded.unit_cost, SupplierStock.unit_cost)},
+        ))
+    if not changes:
         return StockChange(0, False, False)
+    for row in session.identity_map.values():
+        if isinstance(row, SupplierStock):
+            session.expire(row)  # the upsert changed rows under them
     shop = session.get(Shop, supplier.shop_id)
-    items = items_for_supplier_sku(session, supplier, sku)
+    items = items_for_supplier_skus(session, supplier, [c["supplier_sku"] for c in changes])
     evidence.record(
         session, chain=shop.domain, shop_id=shop.id, kind="inventory.supplier_stock", source=source,
         occurred_at=observed_at,
-        data={"supplier_id": supplier.id, "supplier_sku": sku, "quantity": quantity,
-              "previous_quantity": previous_quantity,
-              "unit_cost": str(unit_cost) if unit_cost is not None else None, "currency": currency,
-              "items": len(items)},
+        data={"supplier_id": supplier.id, "currency": currency, "changed": len(changes), "items": len(items),
+              "changes": changes[:100]},
     )
     marked = recompute(session, shop, items, observed_at=observed_at)
     if marked:
         request_publish(session, shop.id)
-    return StockChange(len(items), quantity_changed, cost_changed)
+    return StockChange(len(items), any(c["previous_quantity"] != c["quantity"] for c in changes),
+                       any(c["cost_changed"] for c in changes))
 
 
 def has_pending(session: Session, shop_id: int) -> bool:

@@ -75,7 +75,8 @@ def test_supplier_stock_reaches_the_store_and_the_lag_is_measured(catalogue):
     (published,) = events(shop.domain, "inventory.published")
     assert published.data["items"] == 1 and published.data["conflicts"] == 0
     (observed,) = events(shop.domain, "inventory.supplier_stock")
-    assert observed.data == {**observed.data, "supplier_sku": "SUP-MUG", "quantity": 12, "previous_quantity": None}
+    assert observed.data["changes"] == [{"supplier_sku": "SUP-MUG", "quantity": 12, "previous_quantity": None,
+                                         "unit_cost": None, "cost_changed": False}]
 
     # The same message again changes nothing and costs no call.
     calls = usage(shop)["calls"]
