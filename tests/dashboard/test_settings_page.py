@@ -57,11 +57,9 @@ def test_shows_defaults_in_the_shell_with_navigation(client, shop):
     assert response.status_code == 200, response.text
     html = response.text
     assert 'class="tab active" aria-current="page" href="/admin/settings' in html
-    assert [m for m in re.findall(r'class="tab[^"]*"[^>]*>([^<]+)</a>', html)] == [
-        "Orders",
-        "Privacy",
-        "Settings",
-    ]
+    tabs = re.findall(r'class="tab[^"]*"[^>]*>([^<]+)</a>', html)
+    # Other pages add themselves between these (app.dashboard.nav slots).
+    assert tabs[0] == "Orders" and tabs[-2:] == ["Privacy", "Settings"]
     assert "<ui-nav-menu>" in html and "app-bridge.js" in html
     assert 'name="return_window_days" value="30"' in html
     assert re.search(r'name="languages" value="de" checked', html)
