@@ -13,6 +13,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
 from app.db import SessionDep, session_scope
@@ -65,6 +66,8 @@ def _submit(token: str, locale: str, reason: str, message: str, files: list[tupl
             return "missing", ""
         if reason not in policies.REASONS:
             return "error", "resolution.bad_reason"
+        if len(files) > uploads.MAX_FILES:
+            return "error", "upload.too_many"
         try:
             photos = [uploads.check(name, data) for name, data in files]
         except uploads.UploadRejected as rejected:
@@ -85,8 +88,10 @@ async def report_problem(token: str, request: Request, lang: LangQuery = None) -
     if length.isdigit() and int(length) > uploads.MAX_REQUEST_BYTES:
         return await run_in_threadpool(_refused, request, token, lang, "upload.too_large", 413, "", "")
     try:
-        form = await request.form(max_files=uploads.MAX_FILES, max_fields=20)
-    except MultiPartException:
+        # A few files over the limit are parsed (the total size is capped above) so that the
+        # refusal can keep the customer's message; far more is refused outright.
+        form = await request.form(max_files=uploads.MAX_FILES * 4, max_fields=20)
+    except (MultiPartException, HTTPException):  # Starlette reports its limits as a 400 HTTPException
         return await run_in_threadpool(_refused, request, token, lang, "upload.too_many", 400, "", "")
     reason = str(form.get("reason") or "")
     message = str(form.get("message") or "")
