@@ -1,5 +1,6 @@
 """Imports every model so that mappers and Alembic see the whole schema. Holds no code."""
 
+from app.disputes.models import Dispute
 from app.evidence.models import EvidenceEvent, LedgerHead
 from app.fulfilments.models import Shipment, StoreFulfilmentEvent
 from app.history.models import HistoryFulfillment, HistoryImport, HistoryRefund
@@ -7,6 +8,7 @@ from app.inventory.models import InventoryItem, SupplierStock
 from app.notifications.models import Notification
 from app.orders.models import Customer, DeliveryAddress, Order, OrderLine
 from app.outbox.models import OutboxMessage
+from app.privacy.models import PrivacyRequest
 from app.resolutions.models import Resolution
 from app.shops.models import Shop
 from app.suppliers.health_models import SupplierQueueEntry, SupplierSlaBreach
@@ -16,6 +18,8 @@ from app.tracking.models import ShipmentAlert
 from app.webhooks.models import WebhookDelivery
 
 __all__ = [
+    "Dispute",
+    "PrivacyRequest",
     "Customer",
     "DeliveryAddress",
     "EvidenceEvent",

@@ -34,7 +34,10 @@ def test_uninstall_then_shop_redact_erases_everything_via_the_worker(live_server
 
     def exported() -> bool:
         with get_sessionmaker()() as session:
-            return session.scalar(select(PrivacyRequest.status).where(PrivacyRequest.shop_id == shop_id)) == "done"
+            return (
+                session.scalar(select(PrivacyRequest.status).where(PrivacyRequest.shop_id == shop_id))
+                == "done"
+            )
 
     wait_for(exported, timeout=30, message="the data export")
     _post(live_server, domain, "app/uninstalled", {"id": 1, "domain": domain, "myshopify_domain": domain})
@@ -42,7 +45,9 @@ def test_uninstall_then_shop_redact_erases_everything_via_the_worker(live_server
     assert strings_present([person.email]), "data is kept until shop/redact"
 
     # 48 hours later: the shop is uninstalled, yet shop/redact is queued, not dropped.
-    assert _post(live_server, domain, "shop/redact", {"shop_id": 1, "shop_domain": domain})["status"] == "queued"
+    assert (
+        _post(live_server, domain, "shop/redact", {"shop_id": 1, "shop_domain": domain})["status"] == "queued"
+    )
 
     wait_for(lambda: _shop_status(shop_id) is None, timeout=60, message="the shop's erasure")
     assert shop_rows(shop_id, domain) == {}
