@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from app.config import get_settings
-from app.db import get_sessionmaker
+from app.db import get_engine
 from app.metrics import WEBHOOKS
 from app.outbox.service import wake_relay
 from app.webhooks.service import PROCESSED_TOPICS, IngestResult, record_shopify_delivery
@@ -129,10 +129,14 @@ def _check_payload(request: Request, body: bytes) -> tuple[str, str, str]:
 
 
 def _record(**fields: object) -> IngestResult:
-    with get_sessionmaker()() as session:
-        result = record_shopify_delivery(session, **fields)  # type: ignore[arg-type]
-        session.commit()
-        return result
+    # One statement in autocommit: the ledger's per-shop head lock is released as soon as that
+    # statement commits, with no extra COMMIT round trip while it is held (the lock serialises a
+    # shop's appends, so its hold time bounds one shop's ingest rate).
+    with get_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        result = record_shopify_delivery(connection, **fields)  # type: ignore[arg-type]
+    if result.status == "queued":
+        wake_relay()
+    return result
 
 
 @router.post("/webhooks/shopify", include_in_schema=False)
@@ -163,7 +167,5 @@ async def shopify_webhook(request: Request) -> JSONResponse:
         triggered_at=_parse_time(request.headers.get("x-shopify-triggered-at")),
         body=body,
     )
-    if result.status == "queued":
-        await run_in_threadpool(wake_relay)
     WEBHOOKS.labels("shopify", _topic_label(topic), result.status).inc()
     return JSONResponse({"status": result.status, "delivery_id": result.delivery_id})

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
@@ -73,7 +73,7 @@ class IngestResult:
 
 
 def record_shopify_delivery(
-    session: Session,
+    session: Session | Connection,
     *,
     shop_domain: str,
     topic: str,
@@ -83,7 +83,8 @@ def record_shopify_delivery(
     triggered_at: datetime | None,
     body: bytes,
 ) -> IngestResult:
-    """Record one verified delivery; the caller commits. Duplicates change nothing."""
+    """Record one verified delivery in a single statement; the caller commits (or runs it in
+    autocommit). Duplicates change nothing."""
     occurred_at = triggered_at or utcnow()
     data = {
         "topic": topic,
