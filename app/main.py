@@ -58,6 +58,7 @@ def create_app(*, start_relay: bool = True) -> FastAPI:
     app.add_middleware(logs.RequestIdMiddleware)
 
     from app.api.routes import router as api_router
+    from app.dashboard.health_pages import router as health_router
     from app.dashboard.pages import router as dashboard_router
     from app.dashboard.privacy_page import router as privacy_router
     from app.dashboard.settings_page import router as settings_router
@@ -79,6 +80,7 @@ def create_app(*, start_relay: bool = True) -> FastAPI:
     app.include_router(api_router)
     app.include_router(auth_router)
     app.include_router(dashboard_router)
+    app.include_router(health_router)
     app.include_router(settings_router)
     app.include_router(privacy_router)
     app.include_router(shipments_router)

@@ -36,6 +36,8 @@ COVERED_ROUTES = {
     ("GET", "/admin/suppliers"), ("GET", "/admin/mapping"), ("POST", "/admin/mapping/import"),
     ("GET", "/admin/review"), ("POST", "/admin/review/{flag_id}/release"), ("POST", "/admin/review/{flag_id}/adopt"),
     ("POST", "/admin/review/{flag_id}/resend"), ("POST", "/admin/review/{flag_id}/dismiss"),
+    # Supplier health and inventory: cases in tests/inventory/test_health_pages.py.
+    ("GET", "/admin/suppliers/health"), ("GET", "/admin/inventory"),
 }
 
 
