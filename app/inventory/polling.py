@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 import httpx
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 
 from app.db import session_scope
 from app.inventory import service
@@ -31,9 +31,9 @@ POLLED = ("aliexpress", "cj")
 
 def _skus(supplier: Supplier, limit: int) -> list[str]:
     with session_scope() as session:
-        mapped = select(distinct(VariantMapping.supplier_sku).label("sku")).where(
+        mapped = select(VariantMapping.supplier_sku.label("sku")).where(
             VariantMapping.supplier_id == supplier.id
-        ).subquery()
+        ).distinct().subquery()
         return list(session.scalars(
             select(mapped.c.sku)
             .outerjoin(SupplierStock, (SupplierStock.supplier_id == supplier.id)

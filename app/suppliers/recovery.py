@@ -12,7 +12,7 @@ import logging
 import time
 
 import httpx
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 
 from app.db import session_scope
 from app.suppliers import locks, resilience, service
@@ -70,6 +70,6 @@ def release_supplier(supplier_id: int, *, transport: httpx.BaseTransport | None 
 
 def release_all(*, transport: httpx.BaseTransport | None = None) -> dict[int, int]:
     with session_scope() as session:
-        supplier_ids = list(session.scalars(select(distinct(SupplierQueueEntry.supplier_id))))
+        supplier_ids = list(session.scalars(select(SupplierQueueEntry.supplier_id).distinct()))
     deadline = time.monotonic() + RUN_SECONDS
     return {sid: release_supplier(sid, transport=transport, deadline=deadline) for sid in supplier_ids}
