@@ -61,11 +61,13 @@ def create_app(*, start_relay: bool = True) -> FastAPI:
     from app.dashboard.health_pages import router as health_router
     from app.dashboard.pages import router as dashboard_router
     from app.dashboard.privacy_page import router as privacy_router
+    from app.dashboard.resolutions_page import router as resolution_queue_router
     from app.dashboard.settings_page import router as settings_router
     from app.shops.routes import router as auth_router
     from app.dashboard.shipments import router as shipments_router
     from app.dashboard.review_page import router as review_router
     from app.dashboard.suppliers_pages import router as supplier_pages_router
+    from app.dashboard.templates_page import router as notification_templates_router
     from app.resolutions.pages import router as resolutions_router
     from app.status.lookup_pages import router as status_lookup_router
     from app.status.pages import router as status_router
@@ -86,6 +88,8 @@ def create_app(*, start_relay: bool = True) -> FastAPI:
     app.include_router(shipments_router)
     app.include_router(supplier_pages_router)
     app.include_router(review_router)
+    app.include_router(resolution_queue_router)
+    app.include_router(notification_templates_router)
     app.include_router(status_lookup_router)
     app.include_router(status_router)
     app.include_router(resolutions_router)

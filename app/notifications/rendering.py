@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from app.config import get_settings
 from app.db import utcnow
 from app.fulfilments.models import Shipment
+from app.notifications import custom
 from app.notifications.models import Notification
 from app.orders.models import Customer, Order
 from app.shops.models import Shop
@@ -135,7 +136,17 @@ def render_notification(
         facts=notification.context,
     )
     # Repeatable stages are stored as "<stage>:<occurrence>"; the template is the stage's.
-    return render_email(notification.stage.partition(":")[0], context)
+    stage = notification.stage.partition(":")[0]
+    override = custom.override_for(session, shop.id, stage, context["locale"])
+    if override is not None:
+        try:
+            subject, text, html = custom.render_custom(override, context)
+            return RenderedEmail(subject=subject, text=text, html=html)
+        except custom.TemplateInvalid:
+            # Validated when saved; should this order's data still break it, the customer gets
+            # the built-in wording rather than nothing.
+            pass
+    return render_email(stage, context)
 
 
 def build_message(

@@ -38,6 +38,11 @@ COVERED_ROUTES = {
     ("POST", "/admin/review/{flag_id}/resend"), ("POST", "/admin/review/{flag_id}/dismiss"),
     # Supplier health and inventory: cases in tests/inventory/test_health_pages.py.
     ("GET", "/admin/suppliers/health"), ("GET", "/admin/inventory"),
+    # Resolution queue and notification templates: cases in tests/resolutions/test_queue_page.py and
+    # tests/notifications/test_templates_page.py.
+    ("GET", "/admin/resolutions"), ("GET", "/admin/resolutions/{resolution_id}/photos/{name}"),
+    ("POST", "/admin/resolutions/{resolution_id}/decide"), ("GET", "/admin/notifications"),
+    ("POST", "/admin/notifications/preview"), ("POST", "/admin/notifications/templates"),
 }
 
 
