@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     aliexpress_access_token: str | None = Field(
         default="50000sandboxAEaccessToken0001", description="AliExpress access token (DS account)"
     )
+    aliexpress_refresh_token: str | None = Field(
+        default="50001sandboxAErefreshToken0001", description="AliExpress refresh token (renews the access token)"
+    )
     cj_api_url: str | None = Field(default=None, description="CJdropshipping API v2 base URL")
     cj_api_key: str = Field(default="CJ-SANDBOX-API-KEY-0001", description="CJdropshipping API key")
     cj_open_id: str | None = Field(

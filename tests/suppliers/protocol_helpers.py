@@ -26,6 +26,7 @@ def ae_supplier(session: Session, shop: Shop, name: str = "AliExpress") -> Suppl
     supplier = Supplier(shop_id=shop.id, name=name, protocol="aliexpress", settings={"app_key": app["app_key"]})
     set_secret(supplier, "app_secret", app["app_secret"])
     set_secret(supplier, "access_token", app["access_token"])
+    set_secret(supplier, "refresh_token", app["refresh_token"])
     session.add(supplier)
     session.commit()
     return supplier

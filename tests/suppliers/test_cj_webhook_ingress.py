@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from app.redis import get_redis
-from app.suppliers.adapters.cj import RedisTokenStore
+from app.suppliers.adapters.tokens import RedisTokenStore
 from app.suppliers.protocols import TokenGrant
 from app.suppliers.protocols.cj_webhooks import webhook_signature
 from app.webhooks.models import WebhookDelivery
@@ -69,8 +69,8 @@ def test_unknown_order_is_recorded_acknowledged_not_applied(client, db):
 def test_token_store_shares_one_encrypted_token():
     api_key = "CJ-TEST-" + uuid.uuid4().hex
     until = datetime.now(UTC) + timedelta(days=15)
-    RedisTokenStore(api_key).save(TokenGrant("secret-access", "secret-refresh", until, None, "42"))
-    loaded = RedisTokenStore(api_key).load()  # another worker's store reads the same token
+    RedisTokenStore("cj", api_key).save(TokenGrant("secret-access", "secret-refresh", until, None, "42"))
+    loaded = RedisTokenStore("cj", api_key).load()  # another worker's store reads the same token
     assert (loaded.access_token, loaded.refresh_token, loaded.access_expires_at) == ("secret-access", "secret-refresh", until)
     raw = [get_redis().get(k) for k in get_redis().scan_iter(match="*suppliers:cj:token:*")]
     assert raw and all(b"secret-access" not in value for value in raw)

@@ -22,6 +22,7 @@ from app.suppliers.protocols.cj_webhooks import webhook_signature
 from app.suppliers.tables import OrderFlag, SupplierOrderLine
 from app.suppliers.tasks import process_callback
 from app.webhooks.models import WebhookDelivery
+from tests.suppliers.helpers import events as events_of
 from tests.suppliers.helpers import hold_outbox, kinds, paid_order, supplier_orders
 from tests.suppliers.protocol_helpers import (
     ae_orders,
@@ -139,6 +140,22 @@ def test_aliexpress_refused_at_the_door_then_success_places_once(db, make_shop, 
     assert ae_orders(so.idempotency_key) == []
     assert service.place(so.id) == "placed"
     assert len(ae_orders(so.idempotency_key)) == 1
+
+
+def test_aliexpress_expired_token_is_renewed_once_and_the_order_placed_once(db, make_shop, emulators):
+    shop = make_shop()
+    no_default_supplier(db, shop)
+    map_sku(db, shop, ae_supplier(db, shop), "SKU-0", AE_PRODUCT, variant=AE_ATTR)
+    order, (so,) = _plan(db, shop)
+    control("aliexpress", "/behaviour", {"expire_tokens": True})
+    assert service.place(so.id) == "placed"
+    assert len(ae_orders(so.idempotency_key)) == 1
+    (placed,) = events_of(shop.domain, "supplier_order.placed")
+    paths = [call["path"] for call in placed.data["calls"]]
+    assert paths == ["/sandbox/aliexpress/sync?method=aliexpress.ds.order.create",
+                     "/sandbox/aliexpress/rest/auth/token/refresh",
+                     "/sandbox/aliexpress/sync?method=aliexpress.ds.order.create"]
+    assert polling.poll(so.id) == "placed"  # the renewed token, shared through the store, still works
 
 
 def test_aliexpress_resend_after_merchant_checked(db, make_shop, emulators):

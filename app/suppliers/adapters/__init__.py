@@ -19,7 +19,7 @@ from app.suppliers.protocols import SupplierRejected
 
 PROTOCOLS = ("generic", "aliexpress", "cj")
 # Which names under settings["secrets"] each protocol reads.
-SECRET_NAMES = {"generic": ("api_secret",), "aliexpress": ("app_secret", "access_token"), "cj": ("api_key",)}
+SECRET_NAMES = {"generic": ("api_secret",), "aliexpress": ("app_secret", "access_token", "refresh_token"), "cj": ("api_key",)}
 
 __all__ = ["PROTOCOLS", "OrderLineRequest", "OrderRequest", "SupplierAdapter", "WebhookUpdate", "adapter_class",
            "get_adapter", "set_secret", "supplier_secrets"]

@@ -8,19 +8,15 @@ Orders are paid from the CJ balance in the create (payType=2).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 import httpx
 
 from app.config import get_settings
-from app.redis import get_redis, key
-from app.shops.secrets import decrypt, encrypt
 from app.suppliers.adapters.base import OrderRequest, WebhookUpdate
 from app.suppliers.adapters.recording import http_client
+from app.suppliers.adapters.tokens import RedisTokenStore
 from app.suppliers.client import Call
 from app.suppliers.protocols import (
     LineItem,
@@ -28,38 +24,11 @@ from app.suppliers.protocols import (
     Parcel,
     PlacedOrder,
     StockLevel,
-    TokenGrant,
 )
 from app.suppliers.protocols.cj import API_BASE, CJClient
 from app.suppliers.protocols.cj_webhooks import SIGN_HEADER, parse_webhook, verify_webhook
 
 DEFAULT_LOGISTIC = "CJPacket Ordinary"
-
-
-def _when(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-class RedisTokenStore:
-    """One token per CJ API key for every process; encrypted, since a token is a credential."""
-
-    def __init__(self, api_key: str) -> None:
-        self._key = key("suppliers", "cj", "token", hashlib.sha256(api_key.encode()).hexdigest()[:24])
-
-    def load(self) -> TokenGrant | None:
-        blob = get_redis().get(self._key)
-        if not blob:
-            return None
-        data = json.loads(decrypt(blob))
-        return TokenGrant(access_token=data["access"], refresh_token=data.get("refresh"),
-                          access_expires_at=_when(data.get("access_until")),
-                          refresh_expires_at=_when(data.get("refresh_until")), account_id=data.get("account"))
-
-    def save(self, grant: TokenGrant) -> None:
-        data = {"access": grant.access_token, "refresh": grant.refresh_token, "account": grant.account_id,
-                "access_until": grant.access_expires_at.isoformat() if grant.access_expires_at else None,
-                "refresh_until": grant.refresh_expires_at.isoformat() if grant.refresh_expires_at else None}
-        get_redis().set(self._key, encrypt(json.dumps(data)))
 
 
 def to_update(body: bytes) -> WebhookUpdate:
@@ -148,7 +117,7 @@ def build(own: Mapping[str, Any], secrets: Mapping[str, str], *, timeout: float,
     settings = get_settings()
     api_key = secrets.get("api_key") or settings.cj_api_key
     calls: list[Call] = []
-    client = CJClient(api_key, token_store=RedisTokenStore(api_key), base_url=base_url(own),
+    client = CJClient(api_key, token_store=RedisTokenStore("cj", api_key), base_url=base_url(own),
                       http=http_client(calls, timeout, transport))
     open_id = own.get("open_id") or (settings.cj_open_id if not secrets.get("api_key") else None)
     return CJAdapter(client, calls, open_id=str(open_id) if open_id else None,
