@@ -10,6 +10,7 @@ all of it, children first, then the embedded servers.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import secrets
 import signal
@@ -37,6 +38,9 @@ STOP_GRACE_SECONDS = 20.0
 START_TIMEOUT_SECONDS = 60.0
 
 _print_lock = threading.Lock()
+# Linux only: prctl(PR_SET_PDEATHSIG) ties each child's life to ours; elsewhere it is skipped.
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None) if sys.platform.startswith("linux") else None
 
 
 def say(line: str) -> None:
@@ -98,6 +102,13 @@ def _pump(name: str, stream, width: int) -> None:
     stream.close()
 
 
+def _die_with_parent() -> None:
+    # Runs in the child between fork and exec: if we are killed outright (SIGKILL), the kernel
+    # sends the child SIGTERM instead of leaving it running, holding its port.
+    if _libc is not None:
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def spawn(name: str, argv: list[str], *, width: int = 6) -> Child:
     # A session of its own: a Ctrl-C on the terminal reaches only us, and we stop children in order.
     proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
@@ -107,6 +118,7 @@ def spawn(name: str, argv: list[str], *, width: int = 6) -> Child:
         stdin=subprocess.DEVNULL,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
         start_new_session=True,
+        preexec_fn=_die_with_parent,  # only a prctl call: safe beside our threads
     )
     pump = threading.Thread(target=_pump, args=(name, proc.stdout, width), name=f"log-{name}", daemon=True)
     pump.start()
