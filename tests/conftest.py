@@ -56,6 +56,8 @@ os.environ.update(
         # Quiet hours off: messages go at once whatever hour the suite runs (tests/notifications
         # sets them explicitly where they are the subject).
         "DROPGUARD_QUIET_HOURS": "[0, 0]",
+        # Customers' photos from resolution tests: outside the repository, one folder per run.
+        "DROPGUARD_UPLOADS_DIR": f"/tmp/dropguard-uploads-{RUN_ID}",
     }
 )
 
