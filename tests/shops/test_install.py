@@ -63,18 +63,7 @@ def test_token_exchange_install_then_a_webhook_is_processed(client, live_server,
     assert len(topics) == len(set(topics)) and "APP_UNINSTALLED" in topics and "ORDERS_PAID" in topics
     assert all(row["uri"] == f"{live_server}/webhooks/shopify" for row in subs)
     # A new order in the store reaches the app through the subscription and is processed.
-    created = httpx.post(f"{store_url()}/_control/orders", json={
-        "shop": domain, "order": {"line_items": [{"title": "Lamp", "sku": "L-1", "price": "20.00"}],
-                                  "email": "buyer@example.com"}}, timeout=20)
-    assert created.status_code == 201, created.text
-    external_id = created.json()["order"]["id"]
-
-    def processed():
-        with get_sessionmaker()() as session:
-            return session.scalar(select(Order).where(Order.shop_id == shop.id, Order.external_id == external_id,
-                                                      Order.status == "paid"))
-
-    wait_for(processed, timeout=30, message="the order from the new shop's webhook")
+    _order_processed(shop.id, domain)
 
 
 def _start_oauth(client, domain: str) -> str:
@@ -95,7 +84,22 @@ def _callback_path(url: str) -> str:
     return f"{parts.path}?{parts.query}"
 
 
-def test_oauth_install_and_replay(client, live_server):
+def _order_processed(shop_id: int, domain: str) -> None:
+    created = httpx.post(f"{store_url()}/_control/orders", json={
+        "shop": domain, "order": {"line_items": [{"title": "Lamp", "sku": "L-1", "price": "20.00"}],
+                                  "email": "buyer@example.com"}}, timeout=20)
+    assert created.status_code == 201, created.text
+    external_id = created.json()["order"]["id"]
+
+    def processed():
+        with get_sessionmaker()() as session:
+            return session.scalar(select(Order).where(Order.shop_id == shop_id, Order.external_id == external_id,
+                                                      Order.status == "paid"))
+
+    wait_for(processed, timeout=30, message="the order from the new shop's webhook")
+
+
+def test_oauth_install_and_replay(client, live_server, celery_worker):
     domain = new_domain("oauth")
     callback = _callback_path(_start_oauth(client, domain))
     done = client.get(callback, follow_redirects=False)
@@ -109,6 +113,9 @@ def test_oauth_install_and_replay(client, live_server):
     replay = client.get(callback, follow_redirects=False)
     assert replay.status_code == 400 and "already used" in replay.json()["detail"]
     assert kinds(domain, "shop.installed") == ["shop.installed"]
+    # The worker subscribes the new shop (from the install's outbox rows); its orders then arrive.
+    wait_for(lambda: len(oauth_state(domain)["subscriptions"]) >= 18, message="subscriptions from the worker")
+    _order_processed(shop.id, domain)
 
 
 def _signed(params: dict[str, str]) -> str:
