@@ -70,6 +70,9 @@ def start(data_dir: Path, *, database: str = "dropguard") -> EmbeddedServices:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
+        # Out of our process group: a Ctrl-C on the terminal must not stop Redis before the
+        # processes using it have shut down; stop() ends it last.
+        start_new_session=True,
     )
     deadline = time.monotonic() + 20
     while not _port_open(port):
