@@ -6,10 +6,11 @@
 - Circuit breaker per supplier: closed -> open after `breaker_threshold` consecutive failed calls
   -> half-open after `breaker_cooldown_seconds`, when exactly one probe call goes out -> closed
   on its success, open again on its failure. Every change of state is an evidence event.
-- Hold queue: while the circuit is not closed, or while earlier orders for the supplier still
-  wait, a pending supplier order is held in supplier_queue instead of being sent. The release
-  task (app.suppliers.recovery) sends the queue head first, one at a time, so orders reach a
-  recovered supplier in the order they were paid; the first of them is the half-open probe.
+- Hold queue: a supplier order whose call failed, and any later one while the circuit is not
+  closed or earlier orders still wait, is held in supplier_queue instead of being sent. The
+  release task (app.suppliers.recovery) sends the queue head first, one at a time, so orders
+  reach a recovered supplier in the order they were paid; the first of them is the half-open
+  probe. (A failed order's own retry may also go out, but only while it is the queue head.)
 
 What counts as a failure: no usable answer (timeout, transport error, 5xx, 429). A refusal
 (4xx, out of stock) is an answer: the supplier is up.
@@ -226,7 +227,7 @@ def queue_length(session: Session, supplier_id: int) -> int:
     ) or 0
 
 
-def hold(session: Session, so: SupplierOrder, reason: str) -> None:
+def hold(session: Session, so: SupplierOrder, reason: str, *, record: bool = True) -> None:
     """Put a pending supplier order in its supplier's queue (once) and say so in the ledger."""
     inserted = session.scalar(
         insert(SupplierQueueEntry)
@@ -235,7 +236,7 @@ def hold(session: Session, so: SupplierOrder, reason: str) -> None:
         .on_conflict_do_nothing()
         .returning(SupplierQueueEntry.supplier_order_id)
     )
-    if inserted is None:
+    if inserted is None or not record:
         return
     shop = session.get(Shop, so.shop_id)
     evidence.record(
@@ -280,15 +281,26 @@ def admit(session: Session, supplier_order_id: int) -> str | None:
 
 
 def after_call(supplier: Supplier, supplier_order_id: int | None, *, ok: bool) -> None:
-    """After a call: count it in the breaker, record any change of state, release the queue slot."""
+    """After a call: count it in the breaker and record any change of state. A supplier order
+    whose call failed joins the queue (if it is not in it yet), so that later orders for the same
+    supplier wait behind it instead of overtaking it while it waits for its retry; one that went
+    through leaves the queue."""
     transition, failures = record_call(supplier, ok=ok)
-    if transition is None and not (ok and supplier_order_id):
+    if transition is None and supplier_order_id is None:
         return
     with session_scope() as session:
+        so = None
+        if supplier_order_id is not None:
+            _order, so = locks.lock_with_order(session, SupplierOrder, supplier_order_id)
         if transition:
             record_transition(session, session.get(Supplier, supplier.id), transition, failures)
-        if ok and supplier_order_id:
-            unqueue(session, supplier_order_id)
+        if so is None:
+            return
+        if ok:
+            unqueue(session, so.id)
+        elif so.status == "pending":
+            # The ledger already gets supplier_order.call_failed for it from the placement.
+            hold(session, so, "call_failed", record=False)
 
 
 def allow_call(supplier: Supplier) -> bool:

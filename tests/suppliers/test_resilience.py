@@ -121,8 +121,25 @@ def test_orders_held_while_down_reach_the_recovered_supplier_in_order(db, shop):
     # With the queue empty and the circuit closed, a new order goes straight out.
     _, fresh = planned(db, shop)
     assert service.place(fresh.id, transport=fake.transport()) == "placed"
+    # The first waited after its own failed call (its call_failed event says so); the others
+    # were held without being sent.
     queued_events = events(shop.domain, "supplier_order.queued")
-    assert {e.data["supplier_order_id"] for e in queued_events} == set(expected)
+    assert {e.data["supplier_order_id"] for e in queued_events} == {so.id for so in later}
+
+
+def test_an_order_that_failed_is_not_overtaken_by_a_later_one(db, shop):
+    supplier = _tune(shop, breaker_threshold=5, breaker_cooldown_seconds=COOLDOWN)
+    fake = FakeSupplier()
+    fake.fail_next = 1
+    _, first = planned(db, shop)
+    with pytest.raises(SupplierTemporaryError):
+        service.place(first.id, transport=fake.transport())
+    assert resilience.circuit(supplier.id)["state"] == "closed"
+    # Its retry is minutes away; a later order's task runs now and waits behind it.
+    _, second = planned(db, shop)
+    assert service.place(second.id, transport=fake.transport()) == "queued"
+    assert recovery.release_supplier(supplier.id, transport=fake.transport()) == 2
+    assert [o["reference"] for o in fake.orders] == [first.idempotency_key, second.idempotency_key]
 
 
 def test_rate_limit_is_shared_and_spaces_calls(db, shop):
