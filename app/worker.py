@@ -95,6 +95,7 @@ def create_celery() -> Celery:
             # Stock changes whose debounced publish was missed, and suppliers without stock webhooks.
             "inventory-publish-pending": {"task": "inventory.publish_pending", "schedule": 30.0},
             "inventory-poll-stock": {"task": "inventory.poll_stock", "schedule": 900.0},
+            "inventory-refresh-all": {"task": "inventory.refresh_all", "schedule": 6 * 3600.0},
             "shops-reconcile-subscriptions": {"task": "shops.reconcile_subscriptions", "schedule": 3600.0},
             "tracking-poll-stale": {"task": "tracking.poll_stale", "schedule": 900.0},
             "tracking-detect-delays": {"task": "tracking.detect_delays", "schedule": 1800.0},

@@ -265,6 +265,13 @@ def has_pending(session: Session, shop_id: int) -> bool:
     ) is not None
 
 
+def shops_with_mappings(session: Session) -> list[int]:
+    return list(session.scalars(
+        select(Shop.id).where(Shop.status == "installed", Shop.id.in_(select(VariantMapping.shop_id)))
+        .order_by(Shop.id)
+    ))
+
+
 def pending_shops(session: Session) -> list[int]:
     return list(session.scalars(
         select(InventoryItem.shop_id).where(InventoryItem.needs_publish).group_by(InventoryItem.shop_id)

@@ -8,6 +8,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.db import session_scope
 from app.inventory import polling, publish, service
+from app.outbox.service import enqueue
 from app.shops.admin_client import AdminTemporaryError
 from app.worker import celery_app
 
@@ -43,3 +44,14 @@ def publish_pending() -> int:
 def poll_stock() -> int:
     """Beat: ask suppliers without stock webhooks for the stock of their mapped products."""
     return sum(polling.poll_supplier(supplier_id) for supplier_id in polling.polled_suppliers())
+
+
+@celery_app.task(name="inventory.refresh_all")
+def refresh_all() -> int:
+    """Beat: re-read the catalogue of every installed shop with mapped products (new variants,
+    prices, quantities changed in the store), one task per shop."""
+    with session_scope() as session:
+        shops = service.shops_with_mappings(session)
+        for shop_id in shops:
+            enqueue(session, "inventory.refresh_catalogue", shop_id)
+    return len(shops)

@@ -60,6 +60,8 @@ def test_catalogue_links_store_items_and_their_quantities(catalogue):
         "MUG": (5, "20.00"), "TEE": (7, "30.00"), "CAP": (0, "15.00")}
     assert all(i.location_id.startswith("gid://shopify/Location/") and i.variant_id for i in found.values())
     assert not any(i.needs_publish for i in found.values())  # no supplier has said anything yet
+    with get_sessionmaker()() as session:
+        assert shop.id in service.shops_with_mappings(session)  # re-read by the inventory.refresh_all beat
 
 
 def test_supplier_stock_reaches_the_store_and_the_lag_is_measured(catalogue):
