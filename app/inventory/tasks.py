@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import random
-
 from sqlalchemy.exc import OperationalError
 
 from app.db import session_scope
 from app.inventory import polling, publish, service
 from app.outbox.service import enqueue
 from app.shops.admin_client import AdminTemporaryError
+from app.suppliers import resilience
 from app.worker import celery_app
 
 _RETRY = {"autoretry_for": (AdminTemporaryError, OperationalError), "retry_backoff": True,
@@ -21,7 +20,7 @@ def publish_shop(self, shop_id: int) -> dict:
     report = publish.publish(shop_id)
     if report.busy:
         # Another publisher holds the shop; ours may carry changes it already passed.
-        raise self.retry(countdown=random.uniform(2.0, 5.0))  # noqa: S311 - jitter
+        raise self.retry(countdown=1.0 + resilience.jittered_backoff(self.request.retries, base=2.0, cap=30.0))
     return report.as_data()
 
 
