@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.evidence import service as evidence
+from app.evidence.models import EvidenceEvent
 from app.notifications import rendering
 from app.notifications import service as notifications
 from app.orders.models import DeliveryAddress, Order
@@ -74,7 +75,12 @@ def page_context(session: Session, located: Located, *, locale: str | None = Non
     order, shop = located.order, located.shop
     locale = normalise_locale(locale or order.locale)
     shipments = rendering.shipments_for(session, order)
-    events = evidence.for_order(session, shop_id=shop.id, order_id=order.id)
+    # Only what the timeline reads (not the personal part, digests or hashes): the page's hot path.
+    events = session.execute(
+        select(EvidenceEvent.kind, EvidenceEvent.occurred_at, EvidenceEvent.data)
+        .where(EvidenceEvent.shop_id == shop.id, EvidenceEvent.order_id == order.id)
+        .order_by(EvidenceEvent.seq)
+    ).all()
     steps = timeline.build(events, shipments, locale=locale, timezone=shop.timezone)
     t = translator(locale)
     shipped = order.status in ("shipped", "delivered") or bool(shipments)
@@ -90,13 +96,15 @@ def page_context(session: Session, located: Located, *, locale: str | None = Non
         "total": format_money(order.total_price, order.currency, locale),
         "steps": steps,
         "show_next_shipping": not shipped and order.status != "cancelled",
-        "emails_stopped": notifications.is_unsubscribed(session, order),
+        "emails_stopped": any(event.kind == notifications.UNSUBSCRIBED for event in events),
         "token": tokens.token_for(order),
         "estimate": delivery_estimate(shipments, locale, shop.timezone),
         "resolutions": [
             {"id": r.id, "reason": r.reason, "status": r.status}
-            for r in session.scalars(
-                select(Resolution).where(Resolution.order_id == order.id).order_by(Resolution.id)
+            for r in session.execute(
+                select(Resolution.id, Resolution.reason, Resolution.status)
+                .where(Resolution.order_id == order.id)
+                .order_by(Resolution.id)
             )
         ],
     }
