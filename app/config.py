@@ -238,6 +238,9 @@ class Settings(BaseSettings):
     status_lookup_per_order: Annotated[int, Field(ge=1)] = Field(
         default=5, description="lookups of one order number per window (guessing emails)"
     )
+    processing_after_hours: Annotated[float, Field(gt=0)] = Field(
+        default=24, description="paid orders still without tracking after this long get the processing message"
+    )
     uploads_dir: str = Field(
         default="var/uploads", description="where customers' resolution photos are stored (relative: to the repo root)"
     )

@@ -87,6 +87,7 @@ def create_celery() -> Celery:
             "outbox-sweep": {"task": "outbox.sweep", "schedule": 10.0},
             # Messages held back by the customer's quiet hours go out when they are due.
             "notifications-release-deferred": {"task": "notifications.release_deferred", "schedule": 60.0},
+            "notifications-processing": {"task": "notifications.schedule_processing", "schedule": 900.0},
             # AliExpress has no order webhook: due status/tracking polls, each with its own backoff.
             "suppliers-poll-due": {"task": "suppliers.poll_due", "schedule": 60.0},
             # Orders held while a supplier was down go out, in order, once its circuit lets them.

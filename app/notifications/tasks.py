@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.db import session_scope
-from app.notifications import deferred, sending
+from app.notifications import deferred, processing, sending
 from app.worker import celery_app
 
 
@@ -32,3 +32,10 @@ def release_deferred() -> int:
     """Beat, every minute: messages whose customer's quiet hours are over go to notifications.send."""
     with session_scope() as session:
         return deferred.release_deferred(session)
+
+
+@celery_app.task(name="notifications.schedule_processing")
+def schedule_processing() -> int:
+    """Beat: "we are preparing your order" for paid orders still without tracking after a while."""
+    with session_scope() as session:
+        return processing.schedule_due(session)
