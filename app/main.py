@@ -61,6 +61,7 @@ def create_app(*, start_relay: bool = True) -> FastAPI:
     from app.dashboard.health_pages import router as health_router
     from app.dashboard.pages import router as dashboard_router
     from app.dashboard.privacy_page import router as privacy_router
+    from app.dashboard.resolution_policy_page import router as resolution_policy_router
     from app.dashboard.resolutions_page import router as resolution_queue_router
     from app.dashboard.settings_page import router as settings_router
     from app.shops.routes import router as auth_router
@@ -89,6 +90,7 @@ def create_app(*, start_relay: bool = True) -> FastAPI:
     app.include_router(supplier_pages_router)
     app.include_router(review_router)
     app.include_router(resolution_queue_router)
+    app.include_router(resolution_policy_router)
     app.include_router(notification_templates_router)
     app.include_router(status_lookup_router)
     app.include_router(status_router)

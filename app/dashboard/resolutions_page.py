@@ -55,6 +55,8 @@ def queue_page(request: Request, session: SessionDep) -> HTMLResponse:
         "remedies": REMEDY_TEXT,
         "statuses": STATUS_TEXT,
         "choosable": [r for r in policies.REMEDIES if r != "return_first"],
+        "policy": policies.for_shop(shop),
+        "all_remedies": policies.REMEDIES,
         "token": request.query_params.get("id_token", ""),
         "notice": request.query_params.get("notice", "")[:300],
     }

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from sqlalchemy import update
 
 from app.config import get_settings
 from app.db import utcnow
 from app.outbox.models import OutboxMessage
+from app.resolutions import policy as policies
 from app.resolutions import service, uploads
 from app.resolutions.models import Resolution
+from app.shops.models import Shop
 from tests.factories import session_token
 from tests.notifications.helpers import paid_order
 from tests.resolutions.helpers import PNG
@@ -84,3 +88,33 @@ def test_approve_enqueues_the_remedy(db, client, queued):
     db.expire_all()
     approved = db.get(Resolution, res_a.id)
     assert (approved.status, approved.remedy) == ("approved", "partial_refund") and approved.amount > 0
+
+
+def _policy_form(token: str, **overrides) -> dict:
+    form = {"id_token": token, "max_auto_refund": "20.00", "partial_refund_percent": "25"}
+    for reason in ("not_received", "damaged", "not_as_described", "wrong_item", "changed_mind"):
+        form[f"window_{reason}"] = "45"
+    form |= {"remedy_damaged_partial_refund": "on", "remedy_damaged_store_credit": "on",
+             "remedy_not_received_reship": "on", "return_first_changed_mind": "on"}
+    return form | overrides
+
+
+def test_policy_form_saves_a_new_version_for_the_callers_shop_only(db, client, make_shop):
+    shop_a, shop_b = make_shop(), make_shop()
+    page = client.get("/admin/resolutions", params={"id_token": session_token(shop_a.domain)})
+    assert "Your resolution policy" in page.text and "default-1" in page.text
+    saved = client.post("/admin/resolutions/policy", data=_policy_form(session_token(shop_a.domain)),
+                        follow_redirects=False)
+    assert saved.status_code == 303 and "Policy+saved" in saved.headers["location"]
+    db.expire_all()
+    policy = policies.for_shop(db.get(Shop, shop_a.id))
+    assert policy.max_auto_refund == Decimal("20.00") and policy.partial_refund_percent == 25
+    assert policy.remedies["damaged"] == ["partial_refund", "store_credit"]
+    assert policy.windows_days["wrong_item"] == 45 and policy.return_first == {"changed_mind"}
+    assert policy.version.startswith("v")
+    assert policies.for_shop(db.get(Shop, shop_b.id)).version == "default-1"
+
+    refused = client.post("/admin/resolutions/policy", follow_redirects=False,
+                          data=_policy_form(session_token(shop_a.domain), partial_refund_percent="250"))
+    assert "Policy+not+saved" in refused.headers["location"]
+    assert client.post("/admin/resolutions/policy", data=_policy_form("")).status_code == 401
