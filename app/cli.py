@@ -24,6 +24,9 @@ cli.add_typer(ledger_cli, name="ledger")
 cli.add_typer(suppliers_cli, name="suppliers")
 
 
+_OWNED_METRICS_DIR = "_DROPGUARD_WORKER_METRICS_DIR"
+
+
 def fail(message: str, code: int = 2) -> None:
     typer.echo(f"dropguard: {message}", err=True)
     raise typer.Exit(code)
@@ -53,10 +56,13 @@ def worker(
 ) -> None:
     """Run a Celery worker on the named queues (all by default)."""
     settings = get_settings()
-    # Set before anything imports prometheus_client, which picks its multiprocess mode at import:
-    # each pool process then writes its samples here and one endpoint serves them merged.
-    metrics_dir = tempfile.mkdtemp(prefix="dropguard-worker-metrics-")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # prometheus_client picks its multiprocess mode when it is imported, and this CLI has
+        # imported it already: start again with a fresh directory set, where every pool process
+        # writes its samples and from which one endpoint serves them merged.
+        metrics_dir = tempfile.mkdtemp(prefix="dropguard-worker-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.environ[_OWNED_METRICS_DIR] = metrics_dir
+        os.execv(sys.executable, [sys.executable, "-m", "app.cli", *sys.argv[1:]])  # noqa: S606
     from app import logs, ops
     from app.worker import QUEUES, celery_app
 
@@ -71,7 +77,10 @@ def worker(
     try:
         celery_app.worker_main(argv)
     finally:
-        shutil.rmtree(metrics_dir, ignore_errors=True)
+        # Only the directory made above; one given by the operator is theirs.
+        metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+        if os.environ.get(_OWNED_METRICS_DIR) == metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @cli.command()

@@ -20,6 +20,7 @@ from prometheus_client import (
     CollectorRegistry,
     generate_latest,
     start_http_server,
+    values,
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -123,8 +124,8 @@ def serve_worker_metrics(host: str, port: int) -> bool:
     """
     if port == 0:
         return False
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        raise RuntimeError("PROMETHEUS_MULTIPROC_DIR must be set before the worker starts")
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR") or values.ValueClass is values.MutexValue:
+        raise RuntimeError("PROMETHEUS_MULTIPROC_DIR must be set before prometheus_client is imported")
     registry = CollectorRegistry()
     MultiProcessCollector(registry)
     try:

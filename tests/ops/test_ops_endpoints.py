@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import uuid
 
 import httpx
@@ -14,10 +13,14 @@ import redis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
 
 from app import logs, ops
+from app.embedded import free_port
+from app.outbox.service import enqueue
 from tests.factories import order_payload
-from tests.fixtures import wait_for
+from tests.fixtures import start_worker, wait_for
+from tests.webhooks.helpers import temporary_database
 
 
 def test_healthz(client):
@@ -133,18 +136,29 @@ def test_json_log_lines_carry_the_request_id(monkeypatch):
 
 
 @pytest.mark.e2e
-def test_worker_serves_task_latency(celery_worker, db):
-    from app.outbox.service import enqueue
-
-    enqueue(db, "outbox.sweep")
-    db.commit()
-    url = f"http://127.0.0.1:{os.environ['DROPGUARD_WORKER_METRICS_PORT']}/metrics"
-
-    def swept() -> float:
+def test_worker_serves_task_latency(monkeypatch):
+    """A worker of its own (own database, queues and port): the shared worker may be busy with
+    other tests' slow tasks, and its relay must not take this test's outbox row or theirs."""
+    port = free_port()
+    with temporary_database(migrated=True) as url:
+        monkeypatch.setenv("DROPGUARD_DATABASE_URL", url)
+        monkeypatch.setenv("DROPGUARD_REDIS_PREFIX", f"dgmetrics-{uuid.uuid4().hex[:8]}:")
+        monkeypatch.setenv("DROPGUARD_WORKER_METRICS_PORT", str(port))
+        worker = start_worker("worker-metrics", concurrency=1)
+        engine = create_engine(url)
         try:
-            text = httpx.get(url, timeout=2).text
-        except httpx.HTTPError:
-            return 0.0
-        return _sample(text, 'dropguard_task_seconds_count{outcome="success",task="outbox.sweep"}')
+            with Session(engine) as session:
+                enqueue(session, "outbox.sweep")
+                session.commit()
 
-    assert wait_for(swept, timeout=30, message="outbox.sweep in the worker's metrics") >= 1
+            def swept() -> float:
+                try:
+                    text_ = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+                except httpx.HTTPError:
+                    return 0.0
+                return _sample(text_, 'dropguard_task_seconds_count{outcome="success",task="outbox.sweep"}')
+
+            assert wait_for(swept, timeout=60, message="outbox.sweep in the worker's metrics") >= 1
+        finally:
+            worker.stop()
+            engine.dispose()

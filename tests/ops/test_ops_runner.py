@@ -14,11 +14,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from app.embedded import free_port
 from app.runner import development_defaults, port_in_use, secret_key
+from tests.webhooks.helpers import temporary_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,17 +43,8 @@ def test_defaults_point_everything_at_the_local_sandbox(tmp_path, monkeypatch):
 @pytest.fixture
 def scratch_database():
     """A database of its own: the run migrates it and its worker must not see the test run's work."""
-    server = make_url(os.environ["DROPGUARD_DATABASE_URL"])
-    name = f"dropguard_run_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with temporary_database(migrated=False) as url:
+        yield url
 
 
 @pytest.mark.e2e
