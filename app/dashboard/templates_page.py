@@ -13,13 +13,14 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy import delete, select
+from sqlalchemy.orm.attributes import flag_modified
 
 from app.dashboard import forms, nav
 from app.dashboard.pages import _authenticate, _base_context, _page
 from app.db import SessionDep
 from app.errors import Unauthorized
 from app.evidence import service as evidence
-from app.notifications import custom, preview
+from app.notifications import channels, custom, preview
 from app.notifications.models import NotificationTemplate
 from app.notifications.stages import STAGES
 from app.templating import LOCALES
@@ -51,6 +52,7 @@ def templates_page(request: Request, session: SessionDep, stage: str | None = No
         "stages": STAGES, "locales": LOCALES, "stage": stage, "edit_locale": locale,
         "overrides": overrides, "current": current, "variables": custom.VARIABLES,
         "preview": rendered, "token": request.query_params.get("id_token", ""),
+        "sms_on": channels.sms_enabled(shop),
         "notice": request.query_params.get("notice", "")[:300],
     }
     return _page(request, "dashboard/notification_templates.html", context)
@@ -122,3 +124,21 @@ def save_template(request: Request, session: SessionDep, id_token: Token = "", s
     })
     session.commit()
     return _done(shop.domain, id_token, stage, locale, "Saved: the next messages use your wording.")
+
+
+@router.post("/notifications/sms", response_model=None)
+def toggle_sms(request: Request, session: SessionDep, id_token: Token = "",
+               enabled: Annotated[str, Form(max_length=8)] = "") -> HTMLResponse | RedirectResponse:
+    try:
+        shop = _shop(request, session, id_token)
+    except Unauthorized as error:
+        context = {**_base_context(request, None), "reason": error.message, "reopen_url": ""}
+        return _page(request, "dashboard/unauthorized.html", context, status_code=401)
+    on = enabled == "on"
+    current = dict((shop.settings or {}).get("notifications") or {})
+    shop.settings = {**(shop.settings or {}), "notifications": {**current, "sms": on}}
+    flag_modified(shop, "settings")
+    _record(session, shop, "notification_settings.saved", {"sms": on})
+    session.commit()
+    notice = "SMS updates on: customers with a phone number also get a text." if on else "SMS updates off."
+    return _done(shop.domain, id_token, STAGES[0], LOCALES[0], notice)

@@ -43,7 +43,7 @@ COVERED_ROUTES = {
     ("GET", "/admin/resolutions"), ("GET", "/admin/resolutions/{resolution_id}/photos/{name}"),
     ("POST", "/admin/resolutions/{resolution_id}/decide"), ("GET", "/admin/notifications"),
     ("POST", "/admin/notifications/preview"), ("POST", "/admin/notifications/templates"),
-    ("POST", "/admin/resolutions/policy"),
+    ("POST", "/admin/resolutions/policy"), ("POST", "/admin/notifications/sms"),
 }
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from app.notifications import custom, rendering
+from app.notifications import channels, custom, rendering
 from app.notifications.models import Notification, NotificationTemplate
 from app.orders.models import Customer
+from app.shops.models import Shop
 from tests.factories import session_token
 from tests.notifications.helpers import paid_order
 
@@ -90,3 +91,16 @@ def test_other_shops_cannot_read_or_change_templates(db, client, make_shop):
     assert _save(client, shop_b, action="reset").status_code == 303
     assert custom.override_for(db, shop_a.id, "shipped", "fr") is not None
     assert client.post("/admin/notifications/preview", data={"stage": "shipped", "locale": "fr"}).status_code == 401
+
+
+def test_sms_toggle_is_per_shop(db, client, make_shop):
+    shop_a, shop_b = make_shop(), make_shop()
+    answer = client.post("/admin/notifications/sms", data={"id_token": session_token(shop_a.domain), "enabled": "on"},
+                         follow_redirects=False)
+    assert answer.status_code == 303 and "SMS+updates+on" in answer.headers["location"]
+    db.expire_all()
+    assert channels.sms_enabled(db.get(Shop, shop_a.id)) and not channels.sms_enabled(db.get(Shop, shop_b.id))
+    client.post("/admin/notifications/sms", data={"id_token": session_token(shop_a.domain)})
+    db.expire_all()
+    assert not channels.sms_enabled(db.get(Shop, shop_a.id))
+    assert client.post("/admin/notifications/sms", data={"enabled": "on"}).status_code == 401
