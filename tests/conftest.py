@@ -8,6 +8,7 @@ Every test run gets its own database and its own Redis key prefix, so runs never
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -24,7 +25,8 @@ _embedded = None
 if not (os.environ.get("DROPGUARD_DATABASE_URL") and os.environ.get("DROPGUARD_REDIS_URL")):
     from app.embedded import start as start_embedded
 
-    _embedded = start_embedded(ROOT / ".dropguard" / f"test-{os.getpid()}", database="postgres")
+    _EMBEDDED_DIR = ROOT / ".dropguard" / f"test-{os.getpid()}"
+    _embedded = start_embedded(_EMBEDDED_DIR, database="postgres")
     os.environ["DROPGUARD_DATABASE_URL"] = _embedded.database_url
     os.environ["DROPGUARD_REDIS_URL"] = _embedded.redis_url
 
@@ -92,6 +94,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             pass
         if _embedded is not None:
             _embedded.stop()
+            # Each run initialises its own cluster (tens of MB): keep none of them around.
+            shutil.rmtree(_EMBEDDED_DIR, ignore_errors=True)
 
 
 pytest_plugins = ["tests.fixtures"]
