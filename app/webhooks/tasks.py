@@ -7,6 +7,7 @@ from sqlalchemy.exc import DataError, OperationalError
 
 from app.db import session_scope, utcnow
 from app.errors import AppError
+from app.evidence import service as evidence
 from app.shops.models import Shop
 from app.shops.service import get_installed
 from app.webhooks.models import WebhookDelivery
@@ -45,7 +46,20 @@ def process_delivery(self, delivery_id: int) -> str:
             # over-long name or an out-of-range amount): recorded, never retried into a loop.
             reason = error.message if isinstance(error, AppError) else str(error.orig).splitlines()[0]
             delivery.status, delivery.error, delivery.processed_at = "failed", reason, utcnow()
+            # The ledger says why a delivery the store sent changed nothing. Our own messages name
+            # fields, not values; a database refusal may quote the value, so only its kind goes in.
+            evidence.record(
+                session, chain=shop.domain, shop_id=shop.id, kind="webhook.unprocessable", source="dropguard",
+                data={"delivery_id": delivery.id, "topic": delivery.topic,
+                      "reason": reason[:500] if isinstance(error, AppError) else _refusal(error)},
+                webhook_delivery_id=delivery.id,
+            )
             log.warning("webhook.unprocessable", extra={"delivery_id": delivery_id, "reason": reason})
             return "failed"
         delivery.status, delivery.processed_at = "processed", utcnow()
         return "processed"
+
+
+def _refusal(error: DataError) -> str:
+    """A database refusal without the refused value (it may be a name or an address)."""
+    return f"database refused a value: {type(error.orig).__name__}"

@@ -216,3 +216,21 @@ def test_out_of_order_end_to_end_through_server_relay_and_worker(live_server, ce
     _assert_newest_state(shop, create, update)
     [stale] = evidence(db, shop.domain, "order.snapshot_stale")
     assert stale.webhook_delivery_id == create_id
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [({"updated_at": None}, "updated_at"), ({"customer": {"id": 1, "email": "a@" + "b" * 400 + ".com"}}, "StringData")],
+    ids=["our_check", "database_refusal"],
+)
+def test_unprocessable_delivery_is_recorded_in_the_ledger_without_personal_data(db, shop, change, reason):
+    payload = dict(order_payload(financial_status="pending"), **change)
+    delivery_id = _post(shop, "orders/create", payload)
+    assert process_delivery.run(delivery_id) == "failed"
+    [event] = evidence(db, shop.domain, "webhook.unprocessable")
+    assert event.webhook_delivery_id == delivery_id
+    assert (event.data["delivery_id"], event.data["topic"]) == (delivery_id, "orders/create")
+    assert reason in event.data["reason"]
+    assert "bbbb" not in str(event.data)
+    assert process_delivery.run(delivery_id) == "skipped"
+    assert len(evidence(db, shop.domain, "webhook.unprocessable")) == 1
