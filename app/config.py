@@ -155,6 +155,13 @@ class Settings(BaseSettings):
 
     webhook_max_bytes: int = 2 * 1024 * 1024
     outbox_sweep_after_seconds: int = 15
+    # Inbox reaper and outbox retention (app/outbox/maintenance.py, beat "outbox.maintain").
+    inbox_requeue_after_minutes: Annotated[int, Field(ge=1)] = Field(
+        default=15, description="a delivery still 'queued' this long after it arrived is queued again"
+    )
+    outbox_retention_days: Annotated[float, Field(gt=0)] = Field(
+        default=7, description="dispatched outbox rows older than this are deleted (they are not evidence)"
+    )
     task_hard_time_limit: int = 300
     # The worker serves its Prometheus metrics (all pool processes merged) here; 0 turns it off.
     worker_metrics_port: Annotated[int, Field(ge=0, le=65535)] = 9808

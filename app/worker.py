@@ -85,6 +85,8 @@ def create_celery() -> Celery:
         worker_hijack_root_logger=False,
         beat_schedule={
             "outbox-sweep": {"task": "outbox.sweep", "schedule": 10.0},
+            # Inbox reaper (lost task messages) and outbox retention.
+            "outbox-maintain": {"task": "outbox.maintain", "schedule": 300.0},
             # Messages held back by the customer's quiet hours go out when they are due.
             "notifications-release-deferred": {"task": "notifications.release_deferred", "schedule": 60.0},
             "notifications-processing": {"task": "notifications.schedule_processing", "schedule": 900.0},
