@@ -79,3 +79,9 @@ def test_image_installs_the_project_editable():
     # app/paths.py finds alembic.ini and templates beside the package, so the install is editable.
     assert "pip install --no-deps -e ." in dockerfile
     assert re.search(r"^USER (?!root)\w+", dockerfile, re.MULTILINE)
+
+
+def test_env_file_only_passes_through(compose):
+    # .env may add settings but is optional, so `docker compose up` works with exported variables.
+    for name in ("web", "worker", "beat", "migrate"):
+        assert {"path": ".env", "required": False} in compose["services"][name]["env_file"]
