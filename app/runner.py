@@ -30,6 +30,10 @@ from app import embedded
 from app.config import ConfigError, get_settings
 from app.db import get_sessionmaker, reset_engine
 from app.migrate import upgrade_to_head
+from app.orders.models import Order
+from app.sandbox.simulate import simulate_orders
+from app.shops.models import Shop
+from app.status.tokens import status_url
 
 DATA_DIR = ".dropguard"
 DEMO_SHOP = "demo-dropguard.myshopify.com"
@@ -186,12 +190,6 @@ def wait_healthy(url: str, children: list[Child], timeout: float = START_TIMEOUT
 
 def demo_status_url(shop_domain: str, timeout: float) -> str | None:
     """The status link of the demo shop's newest order, once the worker has recorded one."""
-    # Imported here, not at module level: the order and status models pull in every domain's
-    # mappers, which the CLI need not load for its other commands.
-    from app.orders.models import Order
-    from app.shops.models import Shop
-    from app.status.tokens import status_url
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with get_sessionmaker()() as session:
@@ -244,9 +242,6 @@ def run_all(*, port: int, orders_per_minute: float, data_dir: Path | None = None
 
         status_link = None
         if settings.sandbox:
-            # Imported only in sandbox mode: production runs never load the emulators.
-            from app.sandbox.simulate import simulate_orders
-
             say(f"dropguard: preparing the demo shop {DEMO_SHOP}")
             simulate_orders(orders=1, rate=1.0, shop_domain=DEMO_SHOP)
             status_link = demo_status_url(DEMO_SHOP, timeout=30)
@@ -256,10 +251,10 @@ def run_all(*, port: int, orders_per_minute: float, data_dir: Path | None = None
 
         say("")
         say("Dropguard is running. Ctrl-C stops everything.")
-        say(f"  Merchant dashboard: {settings.admin_base(DEMO_SHOP)}/admin")
-        if status_link:
-            say(f"  Order status page:  {status_link}")
         if settings.sandbox:
+            say(f"  Merchant dashboard: {settings.admin_base(DEMO_SHOP)}/admin")
+            if status_link:
+                say(f"  Order status page:  {status_link}")
             say(f"  Mail catcher:       {settings.public_base}/sandbox/mail")
             say(f"  Demo orders:        {orders_per_minute:g} per minute")
         say(f"  Metrics:            {settings.public_base}/metrics")
