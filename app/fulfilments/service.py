@@ -29,6 +29,7 @@ from app.fulfilments.client import (
 )
 from app.fulfilments.models import Shipment
 from app.orders.models import Order, OrderLine
+from app.shops import guard
 from app.shops import service as shops
 from app.shops.models import Shop
 from app.suppliers import locks
@@ -158,7 +159,9 @@ def _begin(session: Session, shipment_id: int) -> _Attempt | str:
     if shipment.store_status != "pending":
         return shipment.store_status
     shop = session.get(Shop, shipment.shop_id)
-    if not shop.is_installed or shop.access_token_encrypted is None:
+    if skipped := guard.skipped_uninstalled(session, shop, "fulfilment", shipment.id, order_id=shipment.order_id):
+        return skipped
+    if shop.access_token_encrypted is None:
         return _fail(session, shop, shipment, "the shop is not installed", {"store_called": False})
     if order.status == "cancelled":
         return _fail(session, shop, shipment, "the order is cancelled", {"store_called": False})

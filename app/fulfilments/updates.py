@@ -22,6 +22,7 @@ from app.fulfilments.client import StoreClient, StoreError, StoreTemporaryError
 from app.fulfilments.models import Shipment, StoreFulfilmentEvent
 from app.orders.models import Order
 from app.outbox.service import enqueue
+from app.shops import guard
 from app.shops import service as shops
 from app.shops.models import Shop
 from app.suppliers import locks
@@ -185,9 +186,11 @@ def _begin_event(session: Session, event_id: int) -> tuple[_Job, StoreFulfilment
         return row.state
     gate = _gate(shipment)
     shop = session.get(Shop, shipment.shop_id)
+    if skipped := guard.skipped_uninstalled(session, shop, "fulfilment_event", row.id, order_id=shipment.order_id):
+        return skipped
     if gate == "wait":
         return "wait"
-    if gate == "failed" or not shop.is_installed:
+    if gate == "failed":
         row.state, row.last_error = "failed", "the shipment has no fulfilment in the store"
         _record(session, shop, shipment, "fulfilment.event_failed", {"event_row": row.id, "status": row.status,
                                                                      "reason": row.last_error})
@@ -300,9 +303,12 @@ def update_tracking(shipment_id: int, *, transport: httpx.BaseTransport | None =
             if shipment is None or shipment.store_tracking_synced:
                 return "synced"
             gate = _gate(shipment)
+            shop = session.get(Shop, shipment.shop_id)
+            if skipped := guard.skipped_uninstalled(session, shop, "fulfilment_tracking", shipment.id,
+                                                    order_id=shipment.order_id):
+                return skipped
             if gate == "wait":
                 raise Busy(f"shipment {shipment_id} has no fulfilment yet")
-            shop = session.get(Shop, shipment.shop_id)
             if gate == "failed":
                 shipment.store_tracking_synced = True  # no fulfilment will ever show it
                 return "failed"

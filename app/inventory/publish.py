@@ -31,6 +31,7 @@ from app.evidence import service as evidence
 from app.inventory import service
 from app.inventory.models import InventoryItem
 from app.metrics import INVENTORY_SYNC_LAG
+from app.shops import guard
 from app.shops.admin_client import AdminClient
 from app.shops.models import Shop
 from app.suppliers import locks
@@ -122,12 +123,14 @@ class Report:
     conflicts: int = 0
     budget: Budget = field(default_factory=Budget)
     busy: bool = False
+    skipped_shop_uninstalled: bool = False
 
     def as_data(self) -> dict[str, Any]:
         return {"items": self.items, "unchanged": self.unchanged, "failed": self.failed,
                 "mutations": self.mutations, "reads": self.reads, "conflicts": self.conflicts,
                 "calls": self.budget.calls, "requested_cost": self.budget.requested,
-                "actual_cost": self.budget.actual, "waited_s": round(self.budget.waited_s, 2)}
+                "actual_cost": self.budget.actual, "waited_s": round(self.budget.waited_s, 2),
+                **({"status": guard.SKIPPED} if self.skipped_shop_uninstalled else {})}
 
 
 @dataclass
@@ -235,7 +238,8 @@ def publish(shop_id: int, *, transport: httpx.BaseTransport | None = None) -> Re
         service.publish_started(shop_id)
         with session_scope() as session:
             shop = session.get(Shop, shop_id)
-            if shop is None or not shop.is_installed:
+            if shop is None or guard.skipped_uninstalled(session, shop, "inventory_publish", shop_id):
+                report.skipped_shop_uninstalled = True
                 return report
             buffer = service.safety_buffer(shop)
         after_id = 0

@@ -29,6 +29,7 @@ from app.notifications.models import Notification
 from app.notifications.stages import CONTEXT_KEYS, REPEATABLE, STAGES, base_stage, clean_context
 from app.orders.models import Customer, Order
 from app.outbox.service import enqueue
+from app.shops import guard
 from app.shops.models import Shop
 from app.templating import normalise_locale
 
@@ -251,6 +252,10 @@ def claim(session: Session, notification_id: int, *, now: datetime | None = None
         return Busy(retry_in=(notification.updated_at + SENDING_LEASE - now).total_seconds() + 1)
     order = session.get(Order, notification.order_id)
     shop = _shop(session, notification.shop_id)
+    if skipped := guard.skipped_uninstalled(session, shop, "notification", notification.id, order_id=order.id,
+                                            data={"stage": notification.stage, "channel": notification.channel}):
+        notification.status, notification.last_error = "skipped", skipped
+        return skipped
     customer = _customer(session, order)
     facts = {"notification_id": notification.id, "stage": notification.stage, "channel": notification.channel}
     reason = _skip_reason(session, order, customer)

@@ -24,6 +24,7 @@ from app.orders.models import Order
 from app.outbox.service import enqueue
 from app.resolutions import service
 from app.resolutions.models import Resolution
+from app.shops import guard
 from app.shops import service as shops
 from app.shops.models import Shop
 from app.suppliers import service as suppliers
@@ -102,6 +103,8 @@ def _begin(session: Session, resolution_id: int) -> RefundCall | str:
     if resolution.status != "approved":
         return resolution.status
     shop = session.get(Shop, resolution.shop_id)
+    if skipped := guard.skipped_uninstalled(session, shop, "resolution", resolution.id, order_id=resolution.order_id):
+        return skipped
     if resolution.remedy == "reship":
         return _reship(session, shop, resolution)
     if resolution.remedy == "store_credit":

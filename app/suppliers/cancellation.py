@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from app.db import session_scope
+from app.shops import guard
 from app.shops.models import Shop
 from app.suppliers import locks
 from app.suppliers.adapters import get_adapter
@@ -69,6 +70,9 @@ def cancel_at_supplier(supplier_order_id: int, *, transport: httpx.BaseTransport
             so = session.get(SupplierOrder, supplier_order_id)
             if so is None or so.status != "cancelling":
                 return so.status if so else "missing"
+            shop = session.get(Shop, so.shop_id)
+            if skipped := guard.skipped_uninstalled(session, shop, "supplier_cancel", so.id, order_id=so.order_id):
+                return skipped
             supplier = session.get(Supplier, so.supplier_id)
             external_id, reference = so.external_id, so.idempotency_key
         outcome = _cancel_calls(supplier, external_id, reference, transport)

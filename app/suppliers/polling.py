@@ -17,6 +17,7 @@ from sqlalchemy import select
 from app.config import get_settings
 from app.db import session_scope, utcnow
 from app.outbox.service import enqueue
+from app.shops import guard
 from app.shops.models import Shop
 from app.suppliers import callbacks, locks
 from app.suppliers.adapters import get_adapter
@@ -105,6 +106,10 @@ def poll(supplier_order_id: int, *, transport: httpx.BaseTransport | None = None
             so = session.get(SupplierOrder, supplier_order_id)
             if so is None or so.status not in POLLED or not so.external_id:
                 return so.status if so else "missing"
+            if skipped := guard.skipped_uninstalled(session, session.get(Shop, so.shop_id), "supplier_poll", so.id,
+                                                    order_id=so.order_id):
+                so.poll_after = None  # no more polls are due for it
+                return skipped
             supplier = session.get(Supplier, so.supplier_id)
             session.expunge(supplier)
             external_ids = so.external_id.split(",")

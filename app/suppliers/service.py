@@ -21,6 +21,7 @@ from app.config import get_settings
 from app.db import session_scope, utcnow
 from app.orders.models import Order
 from app.outbox.service import enqueue
+from app.shops import guard
 from app.shops.models import Shop
 from app.suppliers import locks, ordering, resilience
 from app.suppliers.adapters import adapter_class, get_adapter
@@ -157,6 +158,8 @@ def _begin_attempt(session: Session, supplier_order_id: int) -> Attempt | str:
     if so.status != "pending":
         return so.status
     shop = session.get(Shop, so.shop_id)
+    if skipped := guard.skipped_uninstalled(session, shop, "supplier_order", so.id, order_id=so.order_id):
+        return skipped
     if order.status == "cancelled":
         so.status = "cancelled"
         record_event(session, shop, so, "supplier_order.cancelled",
