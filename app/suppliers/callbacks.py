@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,7 @@ from app.db import utcnow
 from app.errors import AppError
 from app.evidence import service as evidence
 from app.fulfilments import service as fulfilments
+from app.fulfilments.models import Shipment
 from app.notifications import service as notifications
 from app.orders.models import Order
 from app.outbox.service import enqueue
@@ -197,6 +198,11 @@ def _confirmed(
         source="supplier",
         occurred_at=at,
     )
+    # The customer hears the order is being prepared as soon as the supplier has it, unless its
+    # tracking is already known (the shipped message says more); schedule() keeps it to one.
+    tracked = session.scalar(select(exists().where(Shipment.order_id == order.id)))
+    if order.status != "cancelled" and not tracked:
+        notifications.schedule(session, order, stage="processing")
     return "processed"
 
 

@@ -10,11 +10,13 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
-from app.db import get_sessionmaker
+from app.db import get_sessionmaker, utcnow
+from app.fulfilments import service as fulfilments
 from app.fulfilments.models import Shipment
 from app.notifications.models import Notification
 from app.orders.models import Order
-from app.suppliers import service
+from app.shops.models import Shop
+from app.suppliers import callbacks, service
 from app.suppliers.tasks import process_callback
 from app.webhooks.models import WebhookDelivery
 from tests.suppliers.helpers import (
@@ -202,3 +204,32 @@ def test_supplier_cancel_is_applied_unless_shipped(client, db, shop):
     assert supplier_orders(order.id)[0].status == "cancelled"
     (event,) = events(shop.domain, "supplier_order.cancelled")
     assert event.data["by"] == "supplier" and event.source == "supplier"
+
+
+def _processing(order_id: int) -> list[Notification]:
+    with get_sessionmaker()() as session:
+        return list(session.scalars(select(Notification).where(Notification.order_id == order_id,
+                                                               Notification.stage == "processing")))
+
+
+def test_supplier_confirmation_schedules_the_processing_message_once(client, db, shop):
+    order, so = _placed(db, shop)
+    assert _apply(client, callback_body(so.idempotency_key, "order.confirmed")) == "processed"
+    assert [n.channel for n in _processing(order.id)] == ["email"]
+    assert _apply(client, callback_body(so.idempotency_key, "order.confirmed")) == "processed"
+    assert len(_processing(order.id)) == 1
+
+
+def test_polled_confirmation_with_tracking_already_known_sends_no_processing_message(db, shop):
+    order, so = _placed(db, shop)
+    with get_sessionmaker()() as session:
+        fulfilments.create_shipment(session, shop=session.get(Shop, shop.id), order=session.get(Order, order.id),
+                                    supplier_order_id=so.id, tracking_number="LX123456785CN", carrier=None,
+                                    tracking_url=None, shipped_at=utcnow())
+        session.commit()
+    with get_sessionmaker()() as session:
+        # The path AliExpress polling and CJ messages take (callbacks.apply_change).
+        assert callbacks.apply_change(session, so.id, "order.confirmed", {"id": "SUP-5"}, utcnow()) == "processed"
+        session.commit()
+    assert supplier_orders(order.id)[0].status == "confirmed"
+    assert _processing(order.id) == []
