@@ -187,11 +187,19 @@ def apply_snapshot(
         order.total_price = _money(payload.get("total_price", order.total_price), "total_price")
         order.financial_status = payload.get("financial_status") or order.financial_status
         order.fulfillment_status = payload.get("fulfillment_status")
-        customer = _upsert_customer(session, shop, payload, order.locale)
-        if customer is not None:
-            order.customer_id = customer.id
+        # A redacted customer's order keeps no personal data, whatever a later snapshot carries:
+        # neither a new customer row (an email-keyed one was renamed by the redaction, so the
+        # upsert would not find it) nor the shipping address is written back.
+        current = session.get(Customer, order.customer_id) if order.customer_id else None
+        redacted = current is not None and current.redacted_at is not None
+        if not redacted:
+            customer = _upsert_customer(session, shop, payload, order.locale)
+            if customer is not None:
+                order.customer_id = customer.id
+                redacted = customer.redacted_at is not None
         _apply_lines(session, order, payload)
-        _apply_address(session, order, payload)
+        if not redacted:
+            _apply_address(session, order, payload)
     # A paid or cancelled signal moves the pipeline forward whatever the snapshot's age,
     # because payment and cancellation are never undone by a later edit.
     target = _target_status(topic, payload)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
+from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.disputes.models import Dispute
 from app.evidence.service import verify_chain
-from app.orders.models import Customer, DeliveryAddress
+from app.orders.models import Customer, DeliveryAddress, Order
 from app.privacy.models import PrivacyRequest
 from app.privacy.tasks import housekeeping
 from tests.privacy.helpers import (
@@ -17,6 +19,7 @@ from tests.privacy.helpers import (
     deliver,
     ledger_verify,
     new_person,
+    order_of,
     photo_files,
     redact_payload,
     spread,
@@ -187,3 +190,26 @@ def test_redact_for_an_unknown_customer_is_done_with_nothing_to_do(db, shop):
     [request] = _requests(db, shop, "customer_redact")
     assert request.status == "done"
     assert strings_present([person.email]) == []
+
+
+@pytest.mark.parametrize("keyed_by", ["customer_id", "email"])
+def test_a_later_order_snapshot_writes_no_personal_data_back_for_a_redacted_customer(db, shop, keyed_by):
+    person = new_person()
+    create = order_of(person)
+    if keyed_by == "email":
+        del create["customer"]["id"]  # a guest checkout: the customer row is keyed by the address
+    assert deliver(shop, "orders/create", create)[1] == "processed"
+    assert deliver(shop, "customers/redact", redact_payload(shop, person))[1] == "processed"
+    assert strings_present(person.strings) == []
+
+    later = datetime.fromisoformat(create["updated_at"]) + timedelta(minutes=5)
+    update = dict(create, updated_at=later.isoformat(), total_price="99.00")
+    delivery_id, outcome = deliver(shop, "orders/updated", update)
+    assert outcome == "processed"
+    # The store's own new message is kept as received; nothing derived from it names the person.
+    assert {table for table, _, _ in strings_present(person.strings)} == {"webhook_deliveries"}
+    order = db.scalar(select(Order).where(Order.shop_id == shop.id, Order.external_id == create["id"]))
+    assert order.total_price == Decimal("99.00")  # the rest of the snapshot is applied
+    customer = db.get(Customer, order.customer_id)
+    assert customer.redacted_at is not None and customer.email is None
+    assert db.scalar(select(func.count()).select_from(Customer).where(Customer.shop_id == shop.id)) == 1
