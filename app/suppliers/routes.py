@@ -17,6 +17,7 @@ from sqlalchemy import select
 from app.config import get_settings
 from app.db import get_sessionmaker
 from app.metrics import WEBHOOKS
+from app.suppliers import cj_stock
 from app.suppliers.adapters.base import WebhookUpdate
 from app.suppliers.adapters.cj import to_update
 from app.suppliers.callbacks import (
@@ -115,7 +116,8 @@ def _claimed_open_id(body: bytes) -> str | None:
 
 def _record_cj(update: WebhookUpdate, payload: dict, body: bytes) -> CallbackResult:
     with get_sessionmaker()() as session:
-        result = record_cj(session, update, payload, body)
+        # Stock news names no order: it goes to every shop buying from the signing account.
+        result = (cj_stock.record if cj_stock.is_stock(update) else record_cj)(session, update, payload, body)
         session.commit()
         return result
 

@@ -10,7 +10,7 @@ from sqlalchemy.exc import DataError, OperationalError
 
 from app.db import session_scope, utcnow
 from app.errors import AppError
-from app.suppliers import callbacks, cancellation, polling, service
+from app.suppliers import callbacks, cancellation, cj_stock, polling, service
 from app.suppliers.client import SupplierTemporaryError
 from app.webhooks.models import WebhookDelivery
 from app.worker import celery_app
@@ -88,7 +88,8 @@ def process_callback(self, delivery_id: int) -> str:
             return "skipped"
         try:
             with session.begin_nested():
-                status = callbacks.apply(session, delivery)
+                stock = delivery.source == callbacks.CJ_SOURCE and delivery.topic in cj_stock.TOPICS
+                status = (cj_stock.apply if stock else callbacks.apply)(session, delivery)
         except (AppError, DataError) as error:
             # Bad content from the supplier (DataError: a value the schema cannot hold): recorded,
             # acknowledged, never retried into a loop.
