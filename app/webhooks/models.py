@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, func
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -14,7 +14,11 @@ class WebhookDelivery(Base):
     """The inbox: one row per distinct event from a source, whatever its fate."""
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (UniqueConstraint("source", "shop_domain", "event_id"),)
+    __table_args__ = (
+        UniqueConstraint("source", "shop_domain", "event_id"),
+        # The inbox reaper (app/outbox/maintenance.py) looks only at what is still waiting.
+        Index("ix_webhook_deliveries_queued", "received_at", postgresql_where=text("status = 'queued'")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[str] = mapped_column(String(32))
