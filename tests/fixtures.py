@@ -148,9 +148,23 @@ def start_worker(name: str = "worker", concurrency: int = 2) -> Process:
     )
 
 
-@pytest.fixture(scope="session")
+def purge_task_queues() -> None:
+    """Drop task messages nobody consumed (published by the live server's relay for rows that
+    in-process tests wrote while no worker ran), so a new worker starts on a clean broker."""
+    from app.worker import celery_app
+
+    celery_app.control.purge()
+
+
+@pytest.fixture(scope="module")
 def celery_worker(live_server) -> Iterator[Process]:
-    """A real Celery worker process (prefork) with an embedded beat, on the test database."""
+    """A real Celery worker process (prefork) with an embedded beat, on the test database.
+
+    Module-scoped on purpose: a worker and its beat act on every row of the run's database, so
+    one left running would race the in-process tests of later modules (which call services and
+    task functions directly and assert on their results).
+    """
+    purge_task_queues()
     worker = start_worker()
     time.sleep(3)
     try:
