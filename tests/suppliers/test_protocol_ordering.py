@@ -97,9 +97,10 @@ def test_aliexpress_places_once_then_polls_to_confirmed_and_shipped(db, make_sho
 def test_aliexpress_lost_answer_is_reconciled_never_resent(db, make_shop, emulators):
     shop = make_shop()
     no_default_supplier(db, shop)
-    map_sku(db, shop, ae_supplier(db, shop), "SKU-0", AE_PRODUCT, variant=AE_ATTR)
+    supplier = ae_supplier(db, shop)
+    map_sku(db, shop, supplier, "SKU-0", AE_PRODUCT, variant=AE_ATTR)
     order, (so,) = _plan(db, shop)
-    control("aliexpress", "/behaviour", {"lose_response_next": 1})
+    control("aliexpress", "/behaviour", {"lose_response_next": 1, "app_key": supplier.settings["app_key"]})
     assert service.place(so.id) == "reconciling"  # created, answer lost, and AE cannot be asked
     assert len(ae_orders(so.idempotency_key)) == 1
     assert service.place(so.id) == "reconciling"  # a retry (or duplicate task) sends nothing
@@ -132,9 +133,11 @@ def test_aliexpress_worker_killed_mid_call_is_not_resent(db, make_shop, emulator
 def test_aliexpress_refused_at_the_door_then_success_places_once(db, make_shop, emulators):
     shop = make_shop()
     no_default_supplier(db, shop)
-    map_sku(db, shop, ae_supplier(db, shop), "SKU-0", AE_PRODUCT, variant=AE_ATTR)
+    supplier = ae_supplier(db, shop)
+    map_sku(db, shop, supplier, "SKU-0", AE_PRODUCT, variant=AE_ATTR)
     order, (so,) = _plan(db, shop)
-    control("aliexpress", "/behaviour", {"fail_next": 1})  # 503 before any work
+    # 503 before any work, for this test's app only: other callers of the emulator can't spend it.
+    control("aliexpress", "/behaviour", {"fail_next": 1, "app_key": supplier.settings["app_key"]})
     with pytest.raises(SupplierTemporaryError):
         service.place(so.id)
     assert ae_orders(so.idempotency_key) == []

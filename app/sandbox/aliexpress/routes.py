@@ -51,6 +51,9 @@ class BehaviourIn(BaseModel):
     lose_response_next: int | None = Field(default=None, ge=0)
     rate_limit_next: int | None = Field(default=None, ge=0)
     expire_tokens: bool = False  # every access token issued so far expires now
+    # Only calls signed by this app meet the one-shot knobs (so one test's failure is not spent
+    # by another caller of the shared emulator).
+    app_key: str | None = None
 
 
 class StockIn(BaseModel):
@@ -65,13 +68,14 @@ def _serve(params: dict[str, str], api_path: str | None) -> Response:
     knobs = behaviour()
     if knobs.get("latency_ms"):
         time.sleep(knobs["latency_ms"] / 1000)
-    if take("fail_next"):
+    caller = params.get("app_key")
+    if take("fail_next", caller):
         status = knobs.get("fail_status") or 503
         return PlainTextResponse("upstream unavailable", status_code=status if status >= 500 else 503)
     request_id = uuid.uuid4().hex[:13]
     try:
         app_key = check_request(params, api_path)
-        if take("rate_limit_next"):
+        if take("rate_limit_next", caller):
             raise GatewayError("ApiCallLimit", "The request has exceeded the limit of this API", "ISP")
         if api_path is not None:
             if api_path != "/auth/token/refresh":
@@ -86,7 +90,7 @@ def _serve(params: dict[str, str], api_path: str | None) -> Response:
             body = {name: {**handler(params, app_key), "request_id": request_id}}
     except GatewayError as error:
         body = {"type": error.kind, "code": error.code, "message": error.message, "request_id": request_id}
-    if take("lose_response_next"):
+    if take("lose_response_next", caller):
         return PlainTextResponse("gateway timeout", status_code=504)  # the work above stays done
     return JSONResponse(body)
 
@@ -140,8 +144,9 @@ def control_get_behaviour() -> dict[str, Any]:
 def control_behaviour(knobs: BehaviourIn) -> dict[str, Any]:
     seed()
     r = get_redis()
-    for name, value in knobs.model_dump(exclude_none=True, exclude={"expire_tokens"}).items():
-        r.hset(state_key("behaviour"), name, value)
+    target = state_key("behaviour", knobs.app_key) if knobs.app_key else state_key("behaviour")
+    for name, value in knobs.model_dump(exclude_none=True, exclude={"expire_tokens", "app_key"}).items():
+        r.hset(target, name, value)
     if knobs.expire_tokens:
         for token, raw in r.hgetall(state_key("tokens")).items():
             r.hset(state_key("tokens"), token, json.dumps({**json.loads(raw), "expires_at": 0}))

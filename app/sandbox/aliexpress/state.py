@@ -73,7 +73,10 @@ def reset() -> None:
     seed()
 
 
-def take(knob: str) -> bool:
+def take(knob: str, app_key: str | None = None) -> bool:
+    """Spend one of a one-shot knob: the calling app's own first, then the gateway-wide one."""
+    if app_key and get_redis().eval(_TAKE, 1, state_key("behaviour", app_key), knob):
+        return True
     return bool(get_redis().eval(_TAKE, 1, state_key("behaviour"), knob))
 
 
