@@ -19,7 +19,11 @@ from app.outbox.relay import OutboxRelay
 log = logging.getLogger(__name__)
 
 
-def create_app(*, start_relay: bool = True) -> FastAPI:
+def create_app(*, start_relay: bool = False) -> FastAPI:
+    """The web app. The outbox relay runs in the workers (app/worker.py), not here by default:
+    in the web process its Celery publishing competed with webhook handling for the GIL, and
+    nothing it publishes can run before a worker exists anyway. Producers still nudge the relay
+    through Redis after their commit, so publishing stays immediate."""
     try:
         settings = get_settings()
     except ConfigError as error:
