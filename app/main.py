@@ -67,13 +67,13 @@ def create_app(*, start_relay: bool = False) -> FastAPI:
     from app.dashboard.privacy_page import router as privacy_router
     from app.dashboard.resolution_policy_page import router as resolution_policy_router
     from app.dashboard.resolutions_page import router as resolution_queue_router
-    from app.dashboard.settings_page import router as settings_router
-    from app.shops.routes import router as auth_router
-    from app.dashboard.shipments import router as shipments_router
     from app.dashboard.review_page import router as review_router
+    from app.dashboard.settings_page import router as settings_router
+    from app.dashboard.shipments import router as shipments_router
     from app.dashboard.suppliers_pages import router as supplier_pages_router
     from app.dashboard.templates_page import router as notification_templates_router
     from app.resolutions.pages import router as resolutions_router
+    from app.shops.routes import router as auth_router
     from app.status.lookup_pages import router as status_lookup_router
     from app.status.pages import router as status_router
     from app.suppliers.routes import router as supplier_webhooks_router
