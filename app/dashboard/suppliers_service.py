@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.orders.models import Order
+from app.suppliers.catalogue_gaps import unmapped_catalogue
 from app.suppliers.mapping import unmapped_lines
 from app.suppliers.models import Supplier, SupplierOrder
 from app.suppliers.tables import MappingImport, OrderFlag, VariantMapping
@@ -49,7 +50,11 @@ def imports(session: Session, shop_id: int, *, limit: int = 5) -> list[MappingIm
 
 
 def unmapped(session: Session, shop_id: int) -> list[dict[str, Any]]:
-    return unmapped_lines(session, shop_id, limit=100)
+    """Ordered variants without a mapping, then catalogue variants no supplier would fill."""
+    rows = unmapped_lines(session, shop_id, limit=100)
+    seen = {(row["variant_id"], row["sku"]) for row in rows}
+    rows += [gap for gap in unmapped_catalogue(session, shop_id) if (gap["variant_id"], gap["sku"]) not in seen]
+    return rows
 
 
 def open_flags(session: Session, shop_id: int, *, limit: int = 200) -> list[tuple[OrderFlag, Order]]:

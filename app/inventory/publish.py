@@ -34,7 +34,7 @@ from app.metrics import INVENTORY_SYNC_LAG
 from app.shops import guard
 from app.shops.admin_client import AdminClient
 from app.shops.models import Shop
-from app.suppliers import locks
+from app.suppliers import catalogue_gaps, locks
 
 INVENTORY_PUBLISH_LOCK = 71004
 MAX_QUANTITIES = 250
@@ -201,6 +201,8 @@ def refresh_catalogue(shop_id: int, *, transport: httpx.BaseTransport | None = N
     with session_scope() as session:
         if service.has_pending(session, shop_id):
             service.request_publish(session, shop_id)
+        # The catalogue is now known: variants no supplier would fill are flagged before an order.
+        catalogue_gaps.note_unmapped(session, session.get(Shop, shop_id))
     return report
 
 

@@ -102,9 +102,19 @@ def _covered_lines(session: Session, order_id: int) -> set[int]:
         .where(SupplierOrder.order_id == order_id, SupplierOrder.status.in_(LIVE))))
 
 
-def _default_supplier(session: Session, shop_id: int) -> Supplier | None:
+def default_supplier(session: Session, shop_id: int) -> Supplier | None:
     return session.scalar(select(Supplier).where(Supplier.shop_id == shop_id, Supplier.is_default)
                           .order_by(Supplier.id).limit(1))
+
+
+def route(found: list[VariantMapping], default: Supplier | None) -> tuple[int, VariantMapping | None] | None:
+    """The routing rule: the best mapped supplier product, else the shop's default supplier by the
+    store SKU, else None (the line waits for a mapping). The mapping page applies it too."""
+    if found:
+        return found[0].supplier_id, found[0]
+    if default is not None:
+        return default.id, None
+    return None
 
 
 def create_supplier_order(session: Session, shop: Shop, order: Order, supplier_id: int, picks: list[Pick], *,
@@ -172,17 +182,15 @@ def plan(session: Session, order: Order, *, released: bool = False) -> list[Supp
         return []
     if checked.fixes:
         record_order_event(session, shop, order, "order.address_normalised", {"fixed": checked.fixes})
-    default = _default_supplier(session, shop.id)
+    default = default_supplier(session, shop.id)
     groups: dict[int, list[Pick]] = {}
     unmapped: list[OrderLine] = []
     for line in lines:
-        found = mappings_for_line(session, shop.id, line)
-        if found:
-            groups.setdefault(found[0].supplier_id, []).append(Pick(line, found[0].supplier_id, found[0]))
-        elif default is not None:
-            groups.setdefault(default.id, []).append(Pick(line, default.id, None))
-        else:
+        routed = route(mappings_for_line(session, shop.id, line), default)
+        if routed is None:
             unmapped.append(line)
+        else:
+            groups.setdefault(routed[0], []).append(Pick(line, *routed))
     if unmapped:
         data = {"order_line_ids": [line.id for line in unmapped],
                 "variant_ids": [line.variant_id for line in unmapped], "skus": [line.sku for line in unmapped]}
