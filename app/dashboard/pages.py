@@ -18,6 +18,7 @@ from app.config import get_settings
 from app.dashboard import nav, service
 from app.db import SessionDep
 from app.errors import Unauthorized
+from app.history import service as history
 from app.shops.auth import current_shop
 from app.shops.models import Shop
 from app.templating import format_datetime, format_money, page_templates
@@ -31,6 +32,7 @@ _BADGES = {
     "sending": "warn", "open": "warn", "skipped": "",
     "cancelled": "bad", "failed": "bad",
     "done": "ok", "held": "warn",
+    "running": "info", "completed": "ok",  # the history import
 }
 
 
@@ -89,7 +91,8 @@ def orders_page(request: Request, session: SessionDep) -> HTMLResponse:
     if isinstance(shop, HTMLResponse):
         return shop
     rows = service.recent_orders(session, shop)
-    return _page(request, "dashboard/orders.html", {**_base_context(request, shop), "rows": rows})
+    context = {**_base_context(request, shop), "rows": rows, "history": history.import_progress(session, shop.id)}
+    return _page(request, "dashboard/orders.html", context)
 
 
 @router.get("/orders/{order_id}", response_class=HTMLResponse)

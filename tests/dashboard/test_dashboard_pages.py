@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
+from app.db import utcnow
+from app.history.models import HistoryImport
 from app.shops.service import uninstall
 from tests.factories import session_token
 from tests.notifications.helpers import add_shipment, paid_order, schedule_held
@@ -93,3 +96,23 @@ def test_opening_the_app_from_the_sandbox_admin_lands_on_the_orders(pages, two_s
     assert response.status_code == 200, response.text
     assert response.url.path == "/admin" and response.url.params["shop"] == mine.domain
     assert my_order.name in response.text
+
+
+def test_orders_page_shows_only_the_shops_own_history_import(db, pages, two_shops):
+    mine, _, theirs, _ = two_shops
+    response = pages.get(f"/admin?id_token={session_token(mine.domain)}")
+    assert 'id="history-import"' not in response.text  # nothing started: no card
+    since = utcnow() - timedelta(days=30)
+    db.add(HistoryImport(shop_id=mine.id, status="running", since=since, orders_total=40, orders_seen=10,
+                         orders_imported=9, refunds=2, fulfillments=7, disputes=1, started_at=utcnow()))
+    db.add(HistoryImport(shop_id=theirs.id, status="failed", since=since, orders_total=80, orders_seen=60,
+                         orders_imported=60, refunds=0, fulfillments=0, disputes=0, started_at=utcnow(),
+                         error="the store refused the token"))
+    db.commit()
+    html = pages.get(f"/admin?id_token={session_token(mine.domain)}&shop={theirs.domain}").text
+    card = re.search(r'<section class="card" id="history-import"(.*?)</section>', html, re.S).group(1)
+    assert 'data-history-status="running"' in card and "25%" in card
+    assert "10 of 40 orders" in card and "9 imported, 2 refunds, 7 fulfilments, 1 disputes" in card
+    assert "Started" in card and "Finished" not in card and "refused" not in html
+    html = pages.get(f"/admin?id_token={session_token(theirs.domain)}").text
+    assert 'data-history-status="failed"' in html and "the store refused the token" in html and "75%" in html
