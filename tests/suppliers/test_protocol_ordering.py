@@ -130,18 +130,35 @@ def test_aliexpress_worker_killed_mid_call_is_not_resent(db, make_shop, emulator
     assert len(ae_orders(so.idempotency_key)) == 1
 
 
+class _RefuseFirstCall(httpx.BaseTransport):
+    """The gateway answers 503 to the first call, before any work; later calls reach the emulator.
+
+    In-process rather than an emulator knob, so that nothing else using the shared emulator
+    during a full run can spend the refusal meant for this test.
+    """
+
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.refused = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if not self.refused:
+            self.refused += 1
+            return httpx.Response(503, text="upstream unavailable", request=request)
+        return self.inner.handle_request(request)
+
+
 def test_aliexpress_refused_at_the_door_then_success_places_once(db, make_shop, emulators):
     shop = make_shop()
     no_default_supplier(db, shop)
-    supplier = ae_supplier(db, shop)
-    map_sku(db, shop, supplier, "SKU-0", AE_PRODUCT, variant=AE_ATTR)
+    map_sku(db, shop, ae_supplier(db, shop), "SKU-0", AE_PRODUCT, variant=AE_ATTR)
     order, (so,) = _plan(db, shop)
-    # 503 before any work, for this test's app only: other callers of the emulator can't spend it.
-    control("aliexpress", "/behaviour", {"fail_next": 1, "app_key": supplier.settings["app_key"]})
+    transport = _RefuseFirstCall()
     with pytest.raises(SupplierTemporaryError):
-        service.place(so.id)
+        service.place(so.id, transport=transport)
+    assert transport.refused == 1
     assert ae_orders(so.idempotency_key) == []
-    assert service.place(so.id) == "placed"
+    assert service.place(so.id, transport=transport) == "placed"
     assert len(ae_orders(so.idempotency_key)) == 1
 
 
