@@ -127,28 +127,6 @@ class Settings(BaseSettings):
         default=0.2, description="Alert when (price - unit cost) / price falls under this"
     )
 
-    # --- Shopify app install, tokens and history import (issue 3: app/shops, app/history) ---
-    shopify_scopes: str = Field(
-        default=(
-            "read_orders,read_all_orders,write_orders,read_fulfillments,write_fulfillments,"
-            "read_merchant_managed_fulfillment_orders,write_merchant_managed_fulfillment_orders,"
-            "read_products,read_inventory,write_inventory,read_customers,read_shopify_payments_disputes"
-        ),
-        description="Comma-separated Admin API scopes requested at install; a change asks the merchant again",
-    )
-    shopify_expiring_tokens: bool = Field(
-        default=True, description="Ask for expiring offline tokens (3600 s) with rotating refresh tokens"
-    )
-    token_refresh_margin_seconds: Annotated[int, Field(ge=0, le=3000)] = Field(
-        default=300, description="Refresh an access token this long before it expires"
-    )
-    oauth_timestamp_tolerance_seconds: Annotated[int, Field(ge=1)] = Field(
-        default=90, description="How far an OAuth callback's timestamp may be from now"
-    )
-    history_import_days: Annotated[int, Field(ge=1, le=3650)] = Field(
-        default=365, description="How far back the import on install reaches"
-    )
-
     sandbox: bool = False
     log_level: str = "INFO"
     log_json: bool = True
@@ -196,34 +174,6 @@ class Settings(BaseSettings):
         default=(10, 20), description="default delivery window in days (typical, late) until a route has history"
     )
 
-    # Tracking (issue 5: carrier data, delays). Unset API URLs mean the sandbox emulators under
-    # public_base when sandbox is on, the real services otherwise; the keys default to the
-    # emulators' own (app/sandbox/carrier_life.py DEFAULTS).
-    tracking_provider: Literal["17track", "aftership"] = Field(
-        default="17track", description="aggregator that follows new tracking numbers"
-    )
-    seventeentrack_api_url: str | None = Field(default=None, description="17TRACK v2.2 API base URL")
-    seventeentrack_api_key: str = Field(default="sandbox-17track-key", description="17TRACK API key (17token)")
-    seventeentrack_webhook_key: str = Field(
-        default="sandbox-17track-key", description="17TRACK security key that signs its webhooks"
-    )
-    aftership_api_url: str | None = Field(default=None, description="AfterShip Tracking API base URL")
-    aftership_api_key: str = Field(default="sandbox-aftership-key", description="AfterShip API key")
-    aftership_webhook_secret: str = Field(
-        default="sandbox-aftership-webhook-secret", description="AfterShip webhook signing secret"
-    )
-    tracking_poll_after_hours: Annotated[float, Field(gt=0)] = Field(
-        default=12, description="a followed parcel with no update for this long is polled"
-    )
-    tracking_no_first_scan_days: Annotated[float, Field(gt=0)] = Field(
-        default=5, description="tracking issued but no carrier scan after this many days: alert"
-    )
-    tracking_no_scan_days: Annotated[float, Field(gt=0)] = Field(
-        default=7, description="in transit with no new scan for this many days: alert"
-    )
-    tracking_window_days: tuple[float, float] = Field(
-        default=(10, 20), description="default delivery window in days (typical, late) until a route has history"
-    )
     # Notifications, status lookup and resolution centre (issue 5: app/notifications,
     # app/status, app/resolutions).
     quiet_hours: tuple[int, int] = Field(
