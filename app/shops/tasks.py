@@ -14,6 +14,7 @@ from app.shops import subscriptions
 from app.shops.admin_client import AdminClient, AdminTemporaryError
 from app.shops.models import Shop
 from app.shops.tokens import TokenTemporaryError
+from app.suppliers import locks
 from app.worker import celery_app
 
 _TEMPORARY = (AdminTemporaryError, TokenTemporaryError, OperationalError)
@@ -26,8 +27,13 @@ def sync_subscriptions(shop_id: int) -> dict[str, int] | str:
         shop = session.get(Shop, shop_id)
     if shop is None or not shop.is_installed:
         return "not installed"
-    with AdminClient.for_shop(shop) as client:
-        return subscriptions.sync(shop, client)
+    # Install, worker start-up and scope changes may each ask at once: one sync per shop at a time,
+    # or two would both see a topic missing and subscribe it twice. The one running does the job.
+    with locks.advisory_lock(locks.SHOP_SUBSCRIPTIONS, shop_id) as acquired:
+        if not acquired:
+            return "already syncing"
+        with AdminClient.for_shop(shop) as client:
+            return subscriptions.sync(shop, client)
 
 
 @celery_app.task(name="shops.reconcile_subscriptions")
