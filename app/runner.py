@@ -25,6 +25,7 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.exc import StatementError
 
 from app import embedded
 from app.config import ConfigError, get_settings
@@ -266,6 +267,11 @@ def run_all(*, port: int, orders_per_minute: float, data_dir: Path | None = None
                     raise RuntimeError(f"{child.name} exited with status {child.proc.returncode}")
             time.sleep(0.5)
     except (KeyboardInterrupt, _Stop):
+        say("\ndropguard: stopping")
+    except StatementError as error:
+        # A stop signal that lands while a query runs reaches us wrapped by SQLAlchemy.
+        if not isinstance(error.orig, _Stop | KeyboardInterrupt):
+            raise
         say("\ndropguard: stopping")
     except ConfigError:
         raise  # one line from the CLI, once what was started is stopped
