@@ -10,17 +10,23 @@ from app.fulfilments import service, updates
 from app.fulfilments.client import StoreTemporaryError
 from app.worker import celery_app
 
+# Every push to the store retries the store's temporary errors and database errors alike, with
+# jittered backoff; how many times is each task's own choice.
+_STORE_RETRIES = {
+    "bind": True,
+    "autoretry_for": (StoreTemporaryError, OperationalError),
+    "retry_backoff": True,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+}
+
 
 # Retries are bounded by the shipment's store_attempts (service.MAX_ATTEMPTS): waiting for another
 # task's lock is not an attempt and must not use up the budget. Database errors are retried too:
 # every push reads the order's fulfilments first, so an unrecorded success is adopted.
 @celery_app.task(
     name="fulfilments.push_to_store",
-    bind=True,
-    autoretry_for=(StoreTemporaryError, OperationalError),
-    retry_backoff=True,
-    retry_backoff_max=60,
-    retry_jitter=True,
+    **_STORE_RETRIES,
     max_retries=None,
 )
 def push_to_store(self, shipment_id: int) -> str:
@@ -34,11 +40,7 @@ def push_to_store(self, shipment_id: int) -> str:
 # temporary errors are bounded by the row's own attempt count (updates.MAX_ATTEMPTS).
 @celery_app.task(
     name="fulfilments.push_event",
-    bind=True,
-    autoretry_for=(StoreTemporaryError, OperationalError),
-    retry_backoff=True,
-    retry_backoff_max=60,
-    retry_jitter=True,
+    **_STORE_RETRIES,
     max_retries=None,
 )
 def push_event(self, event_id: int) -> str:
@@ -50,11 +52,7 @@ def push_event(self, event_id: int) -> str:
 
 @celery_app.task(
     name="fulfilments.update_tracking",
-    bind=True,
-    autoretry_for=(StoreTemporaryError, OperationalError),
-    retry_backoff=True,
-    retry_backoff_max=60,
-    retry_jitter=True,
+    **_STORE_RETRIES,
     max_retries=12,
 )
 def update_tracking(self, shipment_id: int) -> str:
