@@ -31,10 +31,10 @@ from app.suppliers.callbacks import (
 from app.suppliers.models import Supplier
 from app.suppliers.protocols.cj_webhooks import SIGN_HEADER, CJWebhookError, verify_webhook
 from app.suppliers.signing import verify
+from app.webhooks.intake import Rejected, read_body, refuse_constant, unstorable
 
 # The Shopify ingress's body reader and JSON guards are reused as they are: same limits, same
 # refusal of what jsonb cannot store.
-from app.webhooks.routes import _read_body, _refuse_constant, _Rejected, _unstorable
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -48,15 +48,15 @@ def _label(kind: object) -> str:
 def _decode(body: bytes) -> dict:
     try:
         text = body.decode("utf-8")
-        payload = json.loads(text, parse_constant=_refuse_constant)
+        payload = json.loads(text, parse_constant=refuse_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
-        raise _Rejected(400, "bad_json", f"body is not valid JSON: {error}") from None
-    if "\\u" in text and _unstorable(payload):
-        raise _Rejected(400, "bad_json", "body contains a NUL character or an unpaired surrogate")
+        raise Rejected(400, "bad_json", f"body is not valid JSON: {error}") from None
+    if "\\u" in text and unstorable(payload):
+        raise Rejected(400, "bad_json", "body contains a NUL character or an unpaired surrogate")
     try:
         return validate(payload)
     except BadCallback as error:
-        raise _Rejected(400, "bad_payload", error.message) from None
+        raise Rejected(400, "bad_payload", error.message) from None
 
 
 def _record(payload: dict, body: bytes) -> CallbackResult:
@@ -72,7 +72,7 @@ async def generic_supplier_callback(request: Request) -> JSONResponse:
     settings = get_settings()
     label = "unknown"
     try:
-        body = await _read_body(request, settings.webhook_max_bytes)
+        body = await read_body(request, settings.webhook_max_bytes)
         problem = verify(
             body,
             request.headers.get("x-timestamp"),
@@ -82,10 +82,10 @@ async def generic_supplier_callback(request: Request) -> JSONResponse:
         if problem:
             # Nothing is stored for an unauthenticated request: a counter and a log line only.
             log.warning("supplier_callback.bad_signature", extra={"reason": problem, "body_bytes": len(body)})
-            raise _Rejected(401, "bad_signature", problem)
+            raise Rejected(401, "bad_signature", problem)
         payload = _decode(body)
         label = _label(payload["type"])
-    except _Rejected as rejected:
+    except Rejected as rejected:
         WEBHOOKS.labels("supplier", label, rejected.outcome).inc()
         return JSONResponse(
             {"error": rejected.outcome, "detail": rejected.detail}, status_code=rejected.status
@@ -126,7 +126,7 @@ def _record_cj(update: WebhookUpdate, payload: dict, body: bytes) -> CallbackRes
 async def cj_supplier_webhook(request: Request) -> JSONResponse:
     settings = get_settings()
     try:
-        body = await _read_body(request, settings.webhook_max_bytes)
+        body = await read_body(request, settings.webhook_max_bytes)
         known = await run_in_threadpool(_known_open_ids)
         claimed = _claimed_open_id(body)
         # The body names its account, whose key alone is tried; a body naming none (unreadable)
@@ -136,17 +136,17 @@ async def cj_supplier_webhook(request: Request) -> JSONResponse:
         if not any(verify_webhook(body, sign, key) for key in keys):
             reason = "unknown CJ account" if not keys else "signature does not match"
             log.warning("supplier_callback.bad_signature", extra={"reason": reason, "body_bytes": len(body)})
-            raise _Rejected(401, "bad_signature", reason)
+            raise Rejected(401, "bad_signature", reason)
         try:
-            payload = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
-            if _unstorable(payload):
-                raise _Rejected(400, "bad_json", "body contains a NUL character or an unpaired surrogate")
+            payload = json.loads(body.decode("utf-8"), parse_constant=refuse_constant)
+            if unstorable(payload):
+                raise Rejected(400, "bad_json", "body contains a NUL character or an unpaired surrogate")
             update = to_update(body)
         except CJWebhookError as error:
-            raise _Rejected(400, "bad_payload", str(error)) from None
+            raise Rejected(400, "bad_payload", str(error)) from None
         except (UnicodeDecodeError, ValueError, RecursionError) as error:
-            raise _Rejected(400, "bad_json", f"body is not valid JSON: {error}") from None
-    except _Rejected as rejected:
+            raise Rejected(400, "bad_json", f"body is not valid JSON: {error}") from None
+    except Rejected as rejected:
         WEBHOOKS.labels("supplier", "cj", rejected.outcome).inc()
         return JSONResponse({"error": rejected.outcome, "detail": rejected.detail}, status_code=rejected.status)
     result = await run_in_threadpool(_record_cj, update, payload, body)

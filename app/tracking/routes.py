@@ -17,9 +17,9 @@ from app.db import get_sessionmaker
 from app.metrics import WEBHOOKS
 from app.tracking.aggregators import PayloadError, aftership, seventeentrack
 from app.tracking.ingest import PARSERS, IngestResult, record_delivery
+from app.webhooks.intake import Rejected, read_body, refuse_constant, unstorable
 
 # The Shopify ingress's body reader and JSON guards, reused as they are.
-from app.webhooks.routes import _read_body, _refuse_constant, _Rejected, _unstorable
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -37,19 +37,19 @@ def _verified(provider: str, request: Request, body: bytes) -> bool:
 def _decode(provider: str, body: bytes):
     try:
         text = body.decode("utf-8")
-        payload = json.loads(text, parse_constant=_refuse_constant)
+        payload = json.loads(text, parse_constant=refuse_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
-        raise _Rejected(400, "bad_json", f"body is not valid JSON: {error}") from None
+        raise Rejected(400, "bad_json", f"body is not valid JSON: {error}") from None
     if not isinstance(payload, dict):
-        raise _Rejected(400, "bad_json", "body must be a JSON object")
-    if "\\u" in text and _unstorable(payload):
-        raise _Rejected(400, "bad_json", "body contains a NUL character or an unpaired surrogate")
+        raise Rejected(400, "bad_json", "body must be a JSON object")
+    if "\\u" in text and unstorable(payload):
+        raise Rejected(400, "bad_json", "body contains a NUL character or an unpaired surrogate")
     try:
         update = PARSERS[provider](payload)
     except PayloadError as error:
-        raise _Rejected(400, "bad_payload", str(error)) from None
+        raise Rejected(400, "bad_payload", str(error)) from None
     if len(update.number) > 64:
-        raise _Rejected(400, "bad_payload", "tracking number is longer than 64 characters")
+        raise Rejected(400, "bad_payload", "tracking number is longer than 64 characters")
     return payload, update
 
 
@@ -63,13 +63,13 @@ def _record(provider: str, update, payload: dict, body: bytes) -> IngestResult:
 async def _receive(provider: str, request: Request) -> JSONResponse:
     settings = get_settings()
     try:
-        body = await _read_body(request, settings.webhook_max_bytes)
+        body = await read_body(request, settings.webhook_max_bytes)
         if not _verified(provider, request, body):
             # Nothing is stored for an unauthenticated request: a counter and a log line only.
             log.warning("carrier_webhook.bad_signature", extra={"provider": provider, "body_bytes": len(body)})
-            raise _Rejected(401, "bad_signature", "missing or invalid signature")
+            raise Rejected(401, "bad_signature", "missing or invalid signature")
         payload, update = _decode(provider, body)
-    except _Rejected as rejected:
+    except Rejected as rejected:
         WEBHOOKS.labels(provider, "tracking", rejected.outcome).inc()
         return JSONResponse({"error": rejected.outcome, "detail": rejected.detail}, status_code=rejected.status)
     # The outbox row commits with the delivery; the after-commit hook wakes the relay.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
@@ -15,6 +14,7 @@ from app.config import get_settings
 from app.db import get_engine
 from app.metrics import WEBHOOKS
 from app.outbox.service import wake_relay
+from app.webhooks.intake import Rejected, read_body, refuse_constant, unstorable
 from app.webhooks.service import PROCESSED_TOPICS, IngestResult, record_shopify_delivery
 from app.webhooks.signing import is_shop_domain, verify_shopify_hmac
 
@@ -35,24 +35,6 @@ def _topic_label(topic: str | None) -> str:
     return topic if topic in _TOPIC_LABELS else "other"
 
 
-class _Rejected(Exception):
-    def __init__(self, status: int, outcome: str, detail: str) -> None:
-        self.status, self.outcome, self.detail = status, outcome, detail
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise _Rejected(413, "too_large", f"body over {limit} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _Rejected(413, "too_large", f"body over {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
@@ -62,29 +44,6 @@ def _parse_time(value: str | None) -> datetime | None:
         return moment.astimezone(UTC) if moment.tzinfo else None
     except (ValueError, OverflowError):
         return None
-
-
-# JSON allows what PostgreSQL's jsonb refuses: NUL characters and unpaired UTF-16 surrogates
-# (json.loads joins valid pairs, so any surrogate left in a str is unpaired).
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-def _unstorable(payload: object) -> bool:
-    stack = [payload]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, str) and _UNSTORABLE.search(item):
-            return True
-    return False
-
-
-def _refuse_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _check_payload(request: Request, body: bytes) -> tuple[str, str, str]:
@@ -102,27 +61,27 @@ def _check_payload(request: Request, body: bytes) -> tuple[str, str, str]:
         if not value
     ]
     if missing:
-        raise _Rejected(400, "missing_header", "missing header: " + ", ".join(missing))
+        raise Rejected(400, "missing_header", "missing header: " + ", ".join(missing))
     if not is_shop_domain(domain):
-        raise _Rejected(400, "bad_domain", "X-Shopify-Shop-Domain must be a *.myshopify.com domain")
+        raise Rejected(400, "bad_domain", "X-Shopify-Shop-Domain must be a *.myshopify.com domain")
     if len(topic) > 128 or len(event_id) > 255 or len(headers.get("x-shopify-webhook-id", "")) > 255:
-        raise _Rejected(400, "bad_header", "X-Shopify-Topic, -Event-Id or -Webhook-Id is too long")
+        raise Rejected(400, "bad_header", "X-Shopify-Topic, -Event-Id or -Webhook-Id is too long")
     if len(headers.get("x-shopify-api-version", "")) > 32:
-        raise _Rejected(400, "bad_header", "X-Shopify-API-Version is too long")
+        raise Rejected(400, "bad_header", "X-Shopify-API-Version is too long")
     content_type = headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
-        raise _Rejected(415, "bad_content_type", "Content-Type must be application/json")
+        raise Rejected(415, "bad_content_type", "Content-Type must be application/json")
     try:
         # Strict UTF-8 first: json.loads(bytes) would also take UTF-16/32 and encoded surrogates,
         # which the database then refuses. NaN and Infinity are Python extensions, not JSON.
         text = body.decode("utf-8")
-        payload = json.loads(text, parse_constant=_refuse_constant)
+        payload = json.loads(text, parse_constant=refuse_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
-        raise _Rejected(400, "bad_json", f"body is not valid JSON: {error}") from None
+        raise Rejected(400, "bad_json", f"body is not valid JSON: {error}") from None
     if not isinstance(payload, dict):
-        raise _Rejected(400, "bad_json", "body must be a JSON object")
-    if "\\u" in text and _unstorable(payload):
-        raise _Rejected(
+        raise Rejected(400, "bad_json", "body must be a JSON object")
+    if "\\u" in text and unstorable(payload):
+        raise Rejected(
             400, "bad_json", "body contains a NUL character or an unpaired surrogate, which cannot be stored"
         )
     return topic, domain, event_id
@@ -144,16 +103,16 @@ async def shopify_webhook(request: Request) -> JSONResponse:
     settings = get_settings()
     topic_label = _topic_label(request.headers.get("x-shopify-topic", "").strip())
     try:
-        body = await _read_body(request, settings.webhook_max_bytes)
+        body = await read_body(request, settings.webhook_max_bytes)
         if not verify_shopify_hmac(body, request.headers.get("x-shopify-hmac-sha256"), settings.shopify_api_secret):
             # Nothing is stored for an unauthenticated request: a counter and a log line only.
             log.warning(
                 "webhook.bad_signature",
                 extra={"shop_domain": request.headers.get("x-shopify-shop-domain"), "topic": topic_label},
             )
-            raise _Rejected(401, "bad_signature", "missing or invalid X-Shopify-Hmac-Sha256")
+            raise Rejected(401, "bad_signature", "missing or invalid X-Shopify-Hmac-Sha256")
         topic, domain, event_id = _check_payload(request, body)
-    except _Rejected as rejected:
+    except Rejected as rejected:
         WEBHOOKS.labels("shopify", topic_label, rejected.outcome).inc()
         return JSONResponse({"error": rejected.outcome, "detail": rejected.detail}, status_code=rejected.status)
 
