@@ -29,7 +29,7 @@ _INSERT = text("INSERT INTO bench_baseline (event_id, payload) VALUES (:event_id
 
 def create_app() -> FastAPI:
     # The same pool shape as app/db.py, so the two servers differ only in what a request does.
-    engine = create_engine(os.environ["BENCH_DATABASE_URL"], pool_size=10, max_overflow=20, pool_pre_ping=True)
+    engine = create_engine(os.environ["BENCH_DATABASE_URL"], pool_size=20, max_overflow=0, pool_pre_ping=True)
     with engine.begin() as connection:
         connection.execute(text(TABLE))
     queue = redis.Redis.from_url(os.environ["BENCH_REDIS_URL"])

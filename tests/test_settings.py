@@ -58,3 +58,25 @@ def test_cli_without_database_url_says_so_in_one_line(tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr.strip() == "dropguard: DROPGUARD_DATABASE_URL is required but not set"
+
+
+def test_database_pool_is_fixed_size_from_settings(fresh_settings):
+    # Overflow connections are closed whenever the pool is full: under steady load that meant a
+    # new PostgreSQL backend per few requests. The pool's shape comes from the settings alone.
+    from app.db import get_engine, reset_engine
+
+    fresh_settings.setenv("DROPGUARD_DATABASE_POOL_SIZE", "7")
+    reset_engine()
+    try:
+        pool = get_engine().pool
+        assert (pool.size(), pool._max_overflow) == (7, 0)
+    finally:
+        fresh_settings.delenv("DROPGUARD_DATABASE_POOL_SIZE")
+        get_settings.cache_clear()
+        reset_engine()
+
+
+def test_database_pool_size_out_of_range_names_the_setting(fresh_settings):
+    fresh_settings.setenv("DROPGUARD_DATABASE_POOL_SIZE", "0")
+    with pytest.raises(ConfigError, match="DROPGUARD_DATABASE_POOL_SIZE"):
+        get_settings()

@@ -21,7 +21,7 @@ _ORDER = text("SELECT name, status, total_price, currency FROM orders WHERE id =
 
 
 def create_app() -> FastAPI:
-    engine = create_engine(os.environ["BENCH_DATABASE_URL"], pool_size=10, max_overflow=20, pool_pre_ping=True)
+    engine = create_engine(os.environ["BENCH_DATABASE_URL"], pool_size=20, max_overflow=0, pool_pre_ping=True)
     app = FastAPI()
 
     @app.get("/baseline/{order_id}", response_class=HTMLResponse)
