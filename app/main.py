@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from app import logs
 from app.config import ConfigError, get_settings
 from app.errors import register_error_handlers
+from app.gc_tuning import freeze_startup_objects
 from app.ops import register_collectors
 from app.ops import router as ops_router
 from app.outbox.relay import OutboxRelay
@@ -45,6 +46,7 @@ def create_app(*, start_relay: bool = False) -> FastAPI:
             mail_catcher = start_smtp_catcher()
             # Webhook retries and supplier lifecycle steps left in Redis resume at start-up.
             ensure_runner()
+        freeze_startup_objects()
         yield
         if mail_catcher:
             mail_catcher.stop()

@@ -11,6 +11,7 @@ from celery import Celery, signals
 from kombu import Queue
 
 from app.config import get_settings
+from app.gc_tuning import freeze_startup_objects
 from app.metrics import TASK_SECONDS
 from app.outbox.relay import OutboxRelay
 
@@ -136,6 +137,8 @@ def _fresh_connections_after_fork(**_: object) -> None:
 
     reset_engine()
     reset_redis()
+    # The child starts with everything its parent imported: none of it is ever garbage.
+    freeze_startup_objects()
 
 
 # Task start times by task id, per pool process (prerun and postrun run in the same process).
