@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     database_max_overflow: Annotated[int, Field(ge=0, le=500)] = Field(
         default=0, description="extra short-lived connections a process may open past the pool"
     )
+    ingest_pool_size: Annotated[int, Field(ge=1, le=500)] = Field(
+        default=10, description="PostgreSQL connections each web process keeps for webhook ingest (on its event loop)"
+    )
+    ingest_batch_max: Annotated[int, Field(ge=1, le=1000)] = Field(
+        default=32, description="most webhooks one ingest transaction records (deliveries arriving together share one)"
+    )
     redis_url: str = Field(description="Redis URL for the Celery broker, locks and rate limits")
     # Every Redis key and Celery queue of this deployment starts with it, so that two deployments
     # (or two test runs) can share one Redis without seeing each other's work.

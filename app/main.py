@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app import logs
+from app import aio, logs
 from app.config import ConfigError, get_settings
 from app.errors import register_error_handlers
 from app.gc_tuning import freeze_startup_objects
@@ -48,6 +48,7 @@ def create_app(*, start_relay: bool = False) -> FastAPI:
             ensure_runner()
         freeze_startup_objects()
         yield
+        await aio.close_clients()
         if mail_catcher:
             mail_catcher.stop()
         if settings.sandbox:

@@ -21,3 +21,8 @@ INVENTORY_SYNC_LAG = Histogram(
     "From a supplier stock change observed to the store quantity set",
     buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600),
 )
+INGEST_BATCH_SIZE = Histogram(
+    "dropguard_ingest_batch_size",
+    "Webhook deliveries recorded per ingest transaction (group commit under load)",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+)

@@ -1,20 +1,25 @@
 """The floor the webhook endpoint is measured against: FastAPI, one INSERT, one Redis LPUSH.
 
 No signature check, no validation, no ledger, no outbox: what any endpoint that stores a request
-and queues it costs on the same PostgreSQL, Redis and uvicorn setup. Run by bench/ingest.py as
-`uvicorn bench.baseline_app:create_app --factory`, configured by BENCH_DATABASE_URL and
-BENCH_REDIS_URL.
+and queues it costs on the same PostgreSQL, Redis and uvicorn setup. It does its I/O the way the
+project's ingest route does (app/aio.py: psycopg's async pool of the same size on the event loop,
+autocommit, redis.asyncio), so the two servers differ only in what a request does. Run by
+bench/ingest.py as `uvicorn bench.baseline_app:create_app --factory`, configured by
+BENCH_DATABASE_URL and BENCH_REDIS_URL.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-import redis
+import redis.asyncio as aioredis
 from fastapi import FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from sqlalchemy import create_engine, text
+from psycopg_pool import AsyncConnectionPool
+
+from app.aio import libpq_url
 
 TABLE = """
 CREATE TABLE IF NOT EXISTS bench_baseline (
@@ -24,28 +29,36 @@ CREATE TABLE IF NOT EXISTS bench_baseline (
     received_at timestamptz NOT NULL DEFAULT now()
 )
 """
-_INSERT = text("INSERT INTO bench_baseline (event_id, payload) VALUES (:event_id, CAST(:payload AS jsonb)) RETURNING id")
+_INSERT = "INSERT INTO bench_baseline (event_id, payload) VALUES (%s, CAST(%s AS jsonb)) RETURNING id"
+POOL_SIZE = 10  # the project's default DROPGUARD_INGEST_POOL_SIZE
 
 
 def create_app() -> FastAPI:
-    # The same pool shape as app/db.py, so the two servers differ only in what a request does.
-    engine = create_engine(os.environ["BENCH_DATABASE_URL"], pool_size=20, max_overflow=0, pool_pre_ping=True)
-    with engine.begin() as connection:
-        connection.execute(text(TABLE))
-    queue = redis.Redis.from_url(os.environ["BENCH_REDIS_URL"])
+    pool = AsyncConnectionPool(
+        libpq_url(os.environ["BENCH_DATABASE_URL"]), min_size=POOL_SIZE, max_size=POOL_SIZE,
+        kwargs={"autocommit": True}, open=False,
+    )
+    queue = aioredis.Redis.from_url(os.environ["BENCH_REDIS_URL"])
     queue_key = os.environ.get("BENCH_QUEUE_KEY", "bench:baseline")
 
-    def store(event_id: str, body: bytes) -> int:
-        with engine.begin() as connection:
-            return connection.execute(_INSERT, {"event_id": event_id, "payload": body.decode()}).scalar_one()
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await pool.open(wait=True)
+        async with pool.connection() as connection:
+            await connection.execute(TABLE)
+        yield
+        await queue.aclose()
+        await pool.close()
 
-    app = FastAPI()
+    app = FastAPI(lifespan=lifespan)
 
     @app.post("/webhooks/shopify")
     async def ingest(request: Request) -> JSONResponse:
         body = await request.body()
-        row_id = await run_in_threadpool(store, request.headers.get("x-shopify-event-id", ""), body)
-        await run_in_threadpool(queue.lpush, queue_key, row_id)
+        async with pool.connection() as connection:
+            cursor = await connection.execute(_INSERT, (request.headers.get("x-shopify-event-id", ""), body.decode()))
+            row_id = (await cursor.fetchone())[0]
+        await queue.lpush(queue_key, row_id)
         return JSONResponse({"status": "queued", "delivery_id": row_id})
 
     return app

@@ -4,11 +4,13 @@
 
 Both servers run on the same PostgreSQL and Redis (the machine's when DROPGUARD_DATABASE_URL /
 DROPGUARD_REDIS_URL are set, else the embedded ones), in a fresh database, with the same uvicorn
-setup and worker count. The project is `dropguard serve` with one registered shop: each request is
-an HMAC-signed orders/create webhook that is verified, parsed and recorded with its ledger event and
-outbox row in one transaction, then published by the relay thread. The baseline
-(bench/baseline_app.py) does one INSERT and one LPUSH. Load comes from wrk when installed, else
-from an httpx client; it targets loopback only and is bounded in count and in time.
+setup and worker count. The project is `dropguard serve` with one registered shop (or --shops N):
+each request is an HMAC-signed orders/create webhook that is verified, parsed and recorded with its
+ledger event and outbox row in one transaction before the answer (no worker runs, so nothing is
+published). The baseline (bench/baseline_app.py) does one INSERT and one LPUSH per request with the
+same I/O model as the project's ingest route (psycopg's async pool on the event loop). Load comes
+from wrk when installed, else from an httpx client; it targets loopback only and is bounded in
+count and in time.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from pathlib import Path
 
 import httpx
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -224,6 +227,15 @@ def load(
     return asyncio.run(_httpx_load(url, body, requests, concurrency, time_limit, prefix, shops))
 
 
+def ingest_batches(metrics_url: str) -> tuple[float, float]:
+    """(transactions, deliveries) from the project's group-commit histogram (one uvicorn worker's
+    view when several run)."""
+    text_metrics = httpx.get(metrics_url, timeout=10).text
+    family = next(f for f in text_string_to_metric_families(text_metrics) if f.name == "dropguard_ingest_batch_size")
+    values = {sample.name: sample.value for sample in family.samples if "le" not in sample.labels}
+    return values["dropguard_ingest_batch_size_count"], values["dropguard_ingest_batch_size_sum"]
+
+
 class Server:
     def __init__(self, name: str, argv: list[str], env: dict[str, str], port: int, log_dir: Path) -> None:
         self.name, self.port = name, port
@@ -344,6 +356,7 @@ def main() -> int:
                 rounds[name].append(result)
                 print(f"  round {number + 1} {name:>8}: {result.rate:8.0f} req/s  p50 {result.p50_ms:6.1f} ms"
                       f"  p99 {result.p99_ms:6.1f} ms  errors {result.errors}", flush=True)
+        batches = ingest_batches(f"http://127.0.0.1:{project_port}/metrics")
         with create_engine(bench_url).connect() as connection:
             stored = connection.execute(text("SELECT count(*) FROM webhook_deliveries WHERE status = 'queued'")).scalar_one()
             ledger = connection.execute(text("SELECT count(*) FROM evidence_events")).scalar_one()
@@ -357,11 +370,13 @@ def main() -> int:
         for name, result in summary.items():
             print(f"{name:>8}  {result.rate:8.0f}  {result.p50_ms:7.1f}  {result.p99_ms:7.1f}  {result.errors:6d}")
         print(f"ratio project/baseline: {ratio:.2f}   (target >= 0.80; project p99 target < 150 ms)")
-        print(f"project stored {stored} deliveries and {ledger} ledger events")
+        print(f"project stored {stored} deliveries and {ledger} ledger events"
+              f" in {batches[0]:.0f} transactions (mean {batches[1] / max(batches[0], 1):.1f} per transaction)")
         record = {
             "when": datetime.now(UTC).isoformat(), "loadgen": tool, "args": vars(args),
             "rounds": {name: [asdict(r) | {"rate": r.rate} for r in results] for name, results in rounds.items()},
             "ratio": ratio, "stored": stored, "ledger_events": ledger,
+            "ingest_transactions": batches[0], "ingest_deliveries": batches[1],
         }
         out = RESULTS / f"ingest-{run_id}.json"
         out.write_text(json.dumps(record, indent=2))

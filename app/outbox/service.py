@@ -8,9 +8,11 @@ a crashed process left behind.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
+from redis.asyncio import Redis as AsyncRedis
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
@@ -46,6 +48,38 @@ def wake_relay() -> None:
         get_redis().lpush(wake_key(), 1)
     except Exception:  # the sweeper publishes it anyway; never fail a committed unit of work
         log.warning("outbox.wake_failed", exc_info=True)
+
+
+class RelayWaker:
+    """wake_relay for code on the event loop (app/aio.py), without a Redis round trip per request.
+
+    Nudges are coalesced: one LPUSH in flight at a time, and one more after it if anything
+    committed meanwhile, so every commit is still followed by a nudge sent after it. The caller
+    does not wait for Redis; a lost nudge costs latency only (the relay also polls every second).
+    """
+
+    def __init__(self, client: AsyncRedis) -> None:
+        self._client = client
+        self._wanted = False
+        self._task: asyncio.Task[None] | None = None
+
+    def nudge(self) -> None:
+        self._wanted = True
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._send())
+
+    async def _send(self) -> None:
+        while self._wanted:
+            self._wanted = False
+            try:
+                await self._client.lpush(wake_key(), 1)
+            except Exception:  # as wake_relay: never fail a committed unit of work
+                log.warning("outbox.wake_failed", exc_info=True)
+
+    async def drain(self) -> None:
+        """Wait for the nudge in flight (shutdown)."""
+        if self._task is not None:
+            await self._task
 
 
 @event.listens_for(Session, "after_commit")

@@ -7,15 +7,13 @@ import logging
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from app import aio
 from app.config import get_settings
-from app.db import get_engine
 from app.metrics import WEBHOOKS
-from app.outbox.service import wake_relay
 from app.webhooks.intake import Rejected, read_body, refuse_constant, unstorable
-from app.webhooks.service import PROCESSED_TOPICS, IngestResult, record_shopify_delivery
+from app.webhooks.service import PROCESSED_TOPICS, InboundDelivery, IngestResult
 from app.webhooks.signing import is_shop_domain, verify_shopify_hmac
 
 log = logging.getLogger(__name__)
@@ -87,14 +85,14 @@ def _check_payload(request: Request, body: bytes) -> tuple[str, str, str]:
     return topic, domain, event_id
 
 
-def _record(**fields: object) -> IngestResult:
-    # One statement in autocommit: the ledger's per-shop head lock is released as soon as that
-    # statement commits, with no extra COMMIT round trip while it is held (the lock serialises a
-    # shop's appends, so its hold time bounds one shop's ingest rate).
-    with get_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        result = record_shopify_delivery(connection, **fields)  # type: ignore[arg-type]
+async def _record(delivery: InboundDelivery) -> IngestResult:
+    # On the event loop (app/aio.py), in autocommit: the ledger's per-shop lock is released as soon
+    # as the statement commits, with no extra COMMIT round trip while it is held (the lock
+    # serialises a shop's appends, so its hold time bounds one shop's ingest rate).
+    loop_clients = await aio.clients()
+    result = await loop_clients.ingest.record(delivery)
     if result.status == "queued":
-        wake_relay()
+        loop_clients.relay_waker.nudge()
     return result
 
 
@@ -116,15 +114,16 @@ async def shopify_webhook(request: Request) -> JSONResponse:
         WEBHOOKS.labels("shopify", topic_label, rejected.outcome).inc()
         return JSONResponse({"error": rejected.outcome, "detail": rejected.detail}, status_code=rejected.status)
 
-    result = await run_in_threadpool(
-        _record,
-        shop_domain=domain,
-        topic=topic,
-        event_id=event_id,
-        webhook_id=request.headers.get("x-shopify-webhook-id"),
-        api_version=request.headers.get("x-shopify-api-version"),
-        triggered_at=_parse_time(request.headers.get("x-shopify-triggered-at")),
-        body=body,
+    result = await _record(
+        InboundDelivery(
+            shop_domain=domain,
+            topic=topic,
+            event_id=event_id,
+            webhook_id=request.headers.get("x-shopify-webhook-id"),
+            api_version=request.headers.get("x-shopify-api-version"),
+            triggered_at=_parse_time(request.headers.get("x-shopify-triggered-at")),
+            body=body,
+        )
     )
     WEBHOOKS.labels("shopify", _topic_label(topic), result.status).inc()
     return JSONResponse({"status": result.status, "delivery_id": result.delivery_id})

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.db import get_sessionmaker
 from app.migrate import alembic_config
-from app.webhooks.service import record_shopify_delivery
+from app.webhooks.service import InboundDelivery, record_shopify_delivery
 from tests.factories import signed_headers
 
 
@@ -96,13 +96,15 @@ def record_held(shop_domain: str, topic: str, payload: dict[str, Any]) -> int:
     with get_sessionmaker()() as session:
         result = record_shopify_delivery(
             session,
-            shop_domain=shop_domain,
-            topic=topic,
-            event_id=headers["X-Shopify-Event-Id"],
-            webhook_id=headers["X-Shopify-Webhook-Id"],
-            api_version=headers["X-Shopify-API-Version"],
-            triggered_at=datetime.now(UTC),
-            body=body,
+            InboundDelivery(
+                shop_domain=shop_domain,
+                topic=topic,
+                event_id=headers["X-Shopify-Event-Id"],
+                webhook_id=headers["X-Shopify-Webhook-Id"],
+                api_version=headers["X-Shopify-API-Version"],
+                triggered_at=datetime.now(UTC),
+                body=body,
+            ),
         )
         assert result.delivery_id is not None, result
         session.execute(

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from app.outbox.service import enqueue, relay_batch
 from app.redis import get_redis
 from app.shops.service import add_shop
-from app.webhooks.service import record_shopify_delivery
+from app.webhooks.service import InboundDelivery, record_shopify_delivery
 from tests.factories import order_payload
 from tests.fixtures import ROOT, Process, wait_for
 from tests.webhooks.helpers import signed, temporary_database
@@ -110,13 +110,15 @@ def test_committed_but_unpublished_work_is_swept_and_processed(isolated, monkeyp
         session.commit()
         result = record_shopify_delivery(
             session,
-            shop_domain=domain,
-            topic="orders/create",
-            event_id=headers["X-Shopify-Event-Id"],
-            webhook_id=headers["X-Shopify-Webhook-Id"],
-            api_version="2026-07",
-            triggered_at=datetime.now(UTC),
-            body=body,
+            InboundDelivery(
+                shop_domain=domain,
+                topic="orders/create",
+                event_id=headers["X-Shopify-Event-Id"],
+                webhook_id=headers["X-Shopify-Webhook-Id"],
+                api_version="2026-07",
+                triggered_at=datetime.now(UTC),
+                body=body,
+            ),
         )
         session.commit()
         assert result.status == "queued"
@@ -169,3 +171,35 @@ def test_committed_but_unpublished_work_is_swept_and_processed(isolated, monkeyp
         assert connection.execute(
             text("SELECT dispatch_count FROM outbox WHERE task_name = 'webhooks.process_delivery'")
         ).scalar_one() == 1
+
+
+def test_relay_nudges_from_the_event_loop_are_coalesced_but_never_lost():
+    import asyncio
+
+    import redis.asyncio as aioredis
+
+    from app.config import get_settings
+    from app.outbox.service import RelayWaker, wake_key
+
+    async def scenario() -> tuple[int, int]:
+        client = aioredis.Redis.from_url(get_settings().redis_url)
+        await client.delete(wake_key())
+        try:
+            waker = RelayWaker(client)
+            # A burst of commits before the first nudge goes out: one LPUSH covers them all.
+            for _ in range(100):
+                waker.nudge()
+            await waker.drain()
+            after_burst = await client.llen(wake_key())
+            # Commits while a nudge is in flight: exactly one more LPUSH, sent after them.
+            waker.nudge()
+            await asyncio.sleep(0)  # the first LPUSH is now waiting on Redis
+            waker.nudge()
+            waker.nudge()
+            await waker.drain()
+            return after_burst, await client.llen(wake_key())
+        finally:
+            await client.delete(wake_key())
+            await client.aclose()
+
+    assert asyncio.run(scenario()) == (1, 3)
