@@ -19,6 +19,7 @@ import weakref
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.engine import make_url
 
@@ -43,6 +44,13 @@ def libpq_url(database_url: str) -> str:
     return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+async def _configure_ingest_connection(connection: AsyncConnection) -> None:
+    # psycopg prepares the ingest statement after a few runs, but PostgreSQL still re-plans a
+    # prepared statement for every execution while it judges custom plans worthwhile: 0.35 ms of
+    # a 1.7 ms statement, for a plan that never changes (inserts and a unique-key join).
+    await connection.execute("SET plan_cache_mode = force_generic_plan")
+
+
 async def clients() -> LoopClients:
     """The running loop's clients, opened on first use."""
     loop = asyncio.get_running_loop()
@@ -58,6 +66,7 @@ async def clients() -> LoopClients:
             min_size=settings.ingest_pool_size,
             max_size=settings.ingest_pool_size,
             kwargs={"autocommit": True, "application_name": "dropguard-ingest"},
+            configure=_configure_ingest_connection,
             open=False,
             name="ingest",
         )

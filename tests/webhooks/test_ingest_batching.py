@@ -185,3 +185,18 @@ def test_concurrent_webhooks_to_the_server_are_each_recorded_once(live_server, d
     # Exported, and every delivery counted (whether they shared transactions here depends on
     # timing; the in-process test above pins that down).
     assert values["dropguard_ingest_batch_size_sum"] >= count
+
+
+def test_ingest_connections_are_autocommit_and_plan_the_statement_once():
+    from app import aio
+
+    async def settings_of_a_pooled_connection() -> tuple[bool, str]:
+        loop_clients = await aio.clients()
+        try:
+            async with loop_clients.database.connection() as connection:
+                cursor = await connection.execute("SHOW plan_cache_mode")
+                return connection.autocommit, (await cursor.fetchone())[0]
+        finally:
+            await aio.close_clients()
+
+    assert asyncio.run(settings_of_a_pooled_connection()) == (True, "force_generic_plan")
