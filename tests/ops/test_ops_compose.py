@@ -85,3 +85,14 @@ def test_env_file_only_passes_through(compose):
     # .env may add settings but is optional, so `docker compose up` works with exported variables.
     for name in ("web", "worker", "beat", "migrate"):
         assert {"path": ".env", "required": False} in compose["services"][name]["env_file"]
+
+
+def test_postgres_takes_the_connections_of_the_documented_scale(compose):
+    # `--scale web=3` (the compose header and the README): each web process keeps both its pools.
+    services = compose["services"]
+    max_connections = int(re.search(r"max_connections=(\d+)", _command(services["postgres"])).group(1))
+    web_processes = 3 * int(re.search(r"--workers (\d+)", _command(services["web"])).group(1))
+    fields = Settings.model_fields
+    per_web_process = fields["database_pool_size"].default + fields["ingest_pool_size"].default
+    worker_processes = 2 * (4 + 8) + 2  # two of each worker service, their pool processes and parents
+    assert web_processes * per_web_process + worker_processes * 2 <= max_connections
