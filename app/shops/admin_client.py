@@ -3,7 +3,8 @@
 
 Throttling: Shopify answers THROTTLED with HTTP 200 (not 429) and a cost block; the client waits
 until the leaky bucket holds the query's requested cost, and before each request it waits if the
-last known bucket level (restored at restoreRate since) is below the cost it expects.
+bucket level last reported to any worker (shared in Redis, restored at restoreRate since) is
+below the cost it expects.
 Retries: 5xx and network errors are retried with jittered exponential backoff for queries and for
 mutations carrying an idempotency key; a mutation without one is never repeated blindly (the
 caller asks the store first, as the fulfilment push does).
@@ -46,7 +47,7 @@ from app.config import get_settings
 from app.db import session_scope
 from app.evidence import service as evidence
 from app.metrics import EXTERNAL_CALLS
-from app.shops import tokens
+from app.shops import cost_bucket, tokens
 from app.shops.models import Shop
 from app.suppliers.client import Call
 
@@ -127,8 +128,7 @@ class AdminClient:
         self.retries, self.throttle_retries = retries, throttle_retries
         self.record_mutations = record_mutations
         self._token, self._transport, self._sleep = access_token, transport, sleep
-        # Last known bucket: (currentlyAvailable, restoreRate, when) and requested costs by query text.
-        self._bucket: tuple[float, float, float] | None = None
+        # Requested costs by query text (the bucket's level is shared: app/shops/cost_bucket.py).
         self._costs: dict[str, float] = {}
         self._http = httpx.Client(
             base_url=settings.admin_base(shop_domain), timeout=httpx.Timeout(TIMEOUT_SECONDS, connect=5.0),
@@ -159,17 +159,27 @@ class AdminClient:
         if cost.get("requestedQueryCost") is not None:
             self._costs[query] = float(cost["requestedQueryCost"])
         if status.get("currentlyAvailable") is not None and status.get("restoreRate"):
-            self._bucket = (float(status["currentlyAvailable"]), float(status["restoreRate"]), time.monotonic())
+            available = float(status["currentlyAvailable"])
+            cost_bucket.observe(
+                self.shop_domain,
+                available=available,
+                restore_rate=float(status["restoreRate"]),
+                maximum=float(status.get("maximumAvailable") or available),
+            )
         return cost
 
     def _wait_for_budget(self, query: str) -> None:
+        # The bucket is the shop's, shared by every worker: take the expected cost from the shared
+        # estimate (app/shops/cost_bucket.py), waiting while it is short.
         needed = self._costs.get(query)
-        if needed is None or self._bucket is None:
+        if needed is None:
             return
-        available, rate, when = self._bucket
-        now_available = available + (time.monotonic() - when) * rate
-        if now_available < needed:
-            self._sleep((needed - now_available) / rate)
+        for _ in range(self.throttle_retries + 1):
+            wait = cost_bucket.take(self.shop_domain, needed)
+            if wait <= 0:
+                return
+            # Another worker may take what refills meanwhile: wait, then ask again.
+            self._sleep(wait + random.uniform(0.0, 0.05))  # noqa: S311 - jitter
 
     # -- one request ----------------------------------------------------------------------------
 

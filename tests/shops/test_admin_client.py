@@ -98,3 +98,49 @@ def test_idempotency_key_directive_is_added_to_the_root_field():
     text = with_idempotency_key(CREATE, 'key-1"x')
     assert '@idempotent(key: "key-1\\"x")' in text
     assert text.index("webhookSubscriptionCreate") < text.index("@idempotent")
+
+
+def test_workers_of_one_shop_pace_themselves_on_one_shared_bucket(installed):
+    """What one worker's answer said about the shop's bucket, another worker waits for before it
+    sends, instead of being throttled first."""
+    from app.shops import cost_bucket
+
+    domain = installed.domain
+    try:
+        with AdminClient.for_shop(installed, sleep=lambda s: None) as first:
+            first.query(SHOP_QUERY)  # learns this query's cost
+            cost = first._costs[SHOP_QUERY]
+        # The store's bucket runs dry (other apps' calls, say) and refills at 2 points a second;
+        # the first worker's next answer is THROTTLED, and says so.
+        httpx.post(f"{store_url()}/_control/throttle", json={
+            "shop": domain, "currently_available": 0, "restore_rate": 2}, timeout=10)
+        with AdminClient.for_shop(installed, throttle_retries=0, sleep=lambda s: None) as first:
+            first._costs[SHOP_QUERY] = cost
+            with pytest.raises(AdminTemporaryError):
+                first.query(SHOP_QUERY)
+
+        waits: list[float] = []
+        with AdminClient.for_shop(installed, sleep=waits.append) as second:
+            second._costs[SHOP_QUERY] = cost  # as it would know from its own earlier calls
+            second._wait_for_budget(SHOP_QUERY)
+        # It waits for the refill before sending, instead of being throttled first.
+        assert waits and 0 < waits[0] <= cost / 2 + 0.1, waits
+    finally:
+        cost_bucket.forget(domain)
+        httpx.post(f"{store_url()}/_control/throttle", json={"shop": domain, "reset": True}, timeout=10)
+
+
+def test_shared_bucket_estimate_takes_costs_and_refills():
+    from app.shops import cost_bucket
+
+    domain = new_domain("bucket")
+    assert cost_bucket.take(domain, 50) == 0  # nothing known yet: go
+    cost_bucket.observe(domain, available=100, restore_rate=50, maximum=1000)
+    try:
+        assert cost_bucket.take(domain, 60) == 0  # 100 -> 40
+        wait = cost_bucket.take(domain, 60)  # 40, plus a few ms of refill, is short of 60
+        assert 0 < wait <= 20 / 50
+        cost_bucket.observe(domain, available=0, restore_rate=0, maximum=1000)  # no rate: ignored
+        assert 0 < cost_bucket.take(domain, 60) <= 20 / 50
+    finally:
+        cost_bucket.forget(domain)
