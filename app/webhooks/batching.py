@@ -17,7 +17,7 @@ import logging
 from collections.abc import Sequence
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from app.metrics import INGEST_BATCH_SIZE
 from app.webhooks.service import InboundDelivery, IngestResult, record_shopify_deliveries_async
@@ -51,7 +51,18 @@ class IngestBatcher:
             while self._waiting:
                 batch = self._waiting[: self._max_batch]
                 del self._waiting[: self._max_batch]
-                await self._record_batch(batch)
+                # Whatever happens, no request is left waiting for an answer that never comes
+                # (refusals by the database are settled per delivery inside _record_batch).
+                try:
+                    await self._record_batch(batch)
+                except Exception as error:
+                    log.exception("webhook.batch_crashed", extra={"size": len(batch)})
+                    for _, future in batch:
+                        _settle(future, error=error)
+                except BaseException:  # cancelled: the process is stopping
+                    for _, future in batch:
+                        future.cancel()
+                    raise
         finally:
             self._in_flight -= 1
 
@@ -74,6 +85,8 @@ class IngestBatcher:
     async def _record_retrying(self, deliveries: Sequence[InboundDelivery]) -> list[IngestResult]:
         try:
             return await self._record_once(deliveries)
+        except PoolTimeout:
+            raise  # overloaded, not broken: checking every connection would only add to it
         except psycopg.OperationalError:
             # A pooled connection the server closed (restart, idle timeout): the pool replaces it,
             # and the statement is safe to run again. If the lost attempt had committed, this one
