@@ -67,6 +67,9 @@ async def clients() -> LoopClients:
             max_size=settings.ingest_pool_size,
             kwargs={"autocommit": True, "application_name": "dropguard-ingest"},
             configure=_configure_ingest_connection,
+            # Shopify gives a webhook 5 s: waiting longer for a connection only turns its retry
+            # into a timeout on both sides.
+            timeout=5.0,
             open=False,
             name="ingest",
         )
