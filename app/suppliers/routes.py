@@ -31,10 +31,10 @@ from app.suppliers.callbacks import (
 from app.suppliers.models import Supplier
 from app.suppliers.protocols.cj_webhooks import SIGN_HEADER, CJWebhookError, verify_webhook
 from app.suppliers.signing import verify
-from app.webhooks.intake import Rejected, read_body, refuse_constant, unstorable
 
-# The Shopify ingress's body reader and JSON guards are reused as they are: same limits, same
+# The Shopify ingress's body reader and JSON guards, reused as they are: same limits, same
 # refusal of what jsonb cannot store.
+from app.webhooks.intake import Rejected, parse_json, read_body
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -46,13 +46,7 @@ def _label(kind: object) -> str:
 
 
 def _decode(body: bytes) -> dict:
-    try:
-        text = body.decode("utf-8")
-        payload = json.loads(text, parse_constant=refuse_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as error:
-        raise Rejected(400, "bad_json", f"body is not valid JSON: {error}") from None
-    if "\\u" in text and unstorable(payload):
-        raise Rejected(400, "bad_json", "body contains a NUL character or an unpaired surrogate")
+    payload = parse_json(body)
     try:
         return validate(payload)
     except BadCallback as error:
@@ -137,14 +131,12 @@ async def cj_supplier_webhook(request: Request) -> JSONResponse:
             reason = "unknown CJ account" if not keys else "signature does not match"
             log.warning("supplier_callback.bad_signature", extra={"reason": reason, "body_bytes": len(body)})
             raise Rejected(401, "bad_signature", reason)
+        payload = parse_json(body)
         try:
-            payload = json.loads(body.decode("utf-8"), parse_constant=refuse_constant)
-            if unstorable(payload):
-                raise Rejected(400, "bad_json", "body contains a NUL character or an unpaired surrogate")
             update = to_update(body)
         except CJWebhookError as error:
             raise Rejected(400, "bad_payload", str(error)) from None
-        except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        except (ValueError, RecursionError) as error:  # JSON nested in a field (tracking events)
             raise Rejected(400, "bad_json", f"body is not valid JSON: {error}") from None
     except Rejected as rejected:
         WEBHOOKS.labels("supplier", "cj", rejected.outcome).inc()

@@ -5,7 +5,6 @@ A bad or missing signature is answered 401 and nothing is stored; a malformed bo
 
 from __future__ import annotations
 
-import json
 import logging
 
 from fastapi import APIRouter, Request
@@ -17,9 +16,9 @@ from app.db import get_sessionmaker
 from app.metrics import WEBHOOKS
 from app.tracking.aggregators import PayloadError, aftership, seventeentrack
 from app.tracking.ingest import PARSERS, IngestResult, record_delivery
-from app.webhooks.intake import Rejected, read_body, refuse_constant, unstorable
 
 # The Shopify ingress's body reader and JSON guards, reused as they are.
+from app.webhooks.intake import Rejected, parse_json, read_body
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -35,15 +34,7 @@ def _verified(provider: str, request: Request, body: bytes) -> bool:
 
 
 def _decode(provider: str, body: bytes):
-    try:
-        text = body.decode("utf-8")
-        payload = json.loads(text, parse_constant=refuse_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as error:
-        raise Rejected(400, "bad_json", f"body is not valid JSON: {error}") from None
-    if not isinstance(payload, dict):
-        raise Rejected(400, "bad_json", "body must be a JSON object")
-    if "\\u" in text and unstorable(payload):
-        raise Rejected(400, "bad_json", "body contains a NUL character or an unpaired surrogate")
+    payload = parse_json(body, object_required=True)
     try:
         update = PARSERS[provider](payload)
     except PayloadError as error:

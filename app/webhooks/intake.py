@@ -3,7 +3,9 @@ PostgreSQL's jsonb can hold. Used by the store, supplier and carrier webhook rou
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 from fastapi import Request
 
@@ -47,3 +49,22 @@ def unstorable(payload: object) -> bool:
 
 def refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(body: bytes, *, object_required: bool = False) -> Any:
+    """The body as JSON that jsonb can store, or Rejected(400, "bad_json")."""
+    try:
+        # Strict UTF-8 first: json.loads(bytes) would also take UTF-16/32 and encoded surrogates,
+        # which the database then refuses. NaN and Infinity are Python extensions, not JSON.
+        text = body.decode("utf-8")
+        payload = json.loads(text, parse_constant=refuse_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise Rejected(400, "bad_json", f"body is not valid JSON: {error}") from None
+    if object_required and not isinstance(payload, dict):
+        raise Rejected(400, "bad_json", "body must be a JSON object")
+    # Only an escape can spell a NUL or a lone surrogate in valid UTF-8 JSON: skip the walk otherwise.
+    if "\\u" in text and unstorable(payload):
+        raise Rejected(
+            400, "bad_json", "body contains a NUL character or an unpaired surrogate, which cannot be stored"
+        )
+    return payload

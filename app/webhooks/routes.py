@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, datetime
 
@@ -12,7 +11,7 @@ from fastapi.responses import JSONResponse
 from app import aio
 from app.config import get_settings
 from app.metrics import WEBHOOKS
-from app.webhooks.intake import Rejected, read_body, refuse_constant, unstorable
+from app.webhooks.intake import Rejected, parse_json, read_body
 from app.webhooks.service import PROCESSED_TOPICS, InboundDelivery, IngestResult
 from app.webhooks.signing import is_shop_domain, verify_shopify_hmac
 
@@ -69,19 +68,7 @@ def _check_payload(request: Request, body: bytes) -> tuple[str, str, str]:
     content_type = headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
         raise Rejected(415, "bad_content_type", "Content-Type must be application/json")
-    try:
-        # Strict UTF-8 first: json.loads(bytes) would also take UTF-16/32 and encoded surrogates,
-        # which the database then refuses. NaN and Infinity are Python extensions, not JSON.
-        text = body.decode("utf-8")
-        payload = json.loads(text, parse_constant=refuse_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as error:
-        raise Rejected(400, "bad_json", f"body is not valid JSON: {error}") from None
-    if not isinstance(payload, dict):
-        raise Rejected(400, "bad_json", "body must be a JSON object")
-    if "\\u" in text and unstorable(payload):
-        raise Rejected(
-            400, "bad_json", "body contains a NUL character or an unpaired surrogate, which cannot be stored"
-        )
+    parse_json(body, object_required=True)
     return topic, domain, event_id
 
 
