@@ -82,8 +82,9 @@ async def clients() -> LoopClients:
             ),
         )
         _by_loop[loop] = found
-    # Safe to call again on an open pool; concurrent first requests wait for the same opening.
-    await found.database.open()
+        # Opened once, here: open() (without wait) takes an uncontended lock and starts the
+        # background connecting without yielding, so no other request sees the pool unopened.
+        await database.open()
     return found
 
 

@@ -24,21 +24,9 @@ from app.metrics import INGEST_BATCH_SIZE
 from app.webhooks.batching import IngestBatcher
 from app.webhooks.service import InboundDelivery
 from tests.factories import order_payload
-from tests.webhooks.helpers import (
-    deliveries,
-    evidence,
-    max_outbox_id,
-    outbox_for_deliveries,
-    retire_outbox_after,
-    signed,
-)
+from tests.webhooks.helpers import deliveries, evidence, outbox_for_deliveries, signed
 
-
-@pytest.fixture(autouse=True)
-def _no_work_left_for_later_workers(db):
-    first = max_outbox_id(db)
-    yield
-    retire_outbox_after(first)
+pytestmark = pytest.mark.usefixtures("no_work_left_for_later_workers")
 
 
 def _delivery(domain: str, *, event_id: str | None = None, body: bytes | None = None) -> InboundDelivery:

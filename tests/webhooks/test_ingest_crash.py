@@ -17,23 +17,11 @@ from app.embedded import free_port
 from app.evidence.service import verify_chain
 from tests.factories import order_payload
 from tests.fixtures import Process, _wait_http
-from tests.webhooks.helpers import (
-    deliveries,
-    evidence,
-    max_outbox_id,
-    outbox_for_deliveries,
-    retire_outbox_after,
-    signed,
-)
+from tests.webhooks.helpers import deliveries, evidence, outbox_for_deliveries, signed
 
 BURST = 80
 
-
-@pytest.fixture(autouse=True)
-def _no_work_left_for_later_workers(db):
-    first = max_outbox_id(db)
-    yield
-    retire_outbox_after(first)
+pytestmark = pytest.mark.usefixtures("no_work_left_for_later_workers")
 
 
 def _deliver(url: str, request: tuple[bytes, dict[str, str]]) -> str | None:
