@@ -179,16 +179,12 @@ def _results(deliveries: Sequence[InboundDelivery], rows: Iterable[Any]) -> list
     return results
 
 
-def record_shopify_deliveries(
-    session: Session | Connection, deliveries: Sequence[InboundDelivery]
-) -> list[IngestResult]:
-    """Record verified deliveries in a single statement, one result per delivery in order; the
-    caller commits (or runs it in autocommit). Duplicates change nothing."""
-    return _results(deliveries, session.execute(_RECORD_BATCH, _batch_params(deliveries)))
-
-
 def record_shopify_delivery(session: Session | Connection, delivery: InboundDelivery) -> IngestResult:
-    return record_shopify_deliveries(session, [delivery])[0]
+    """Record one verified delivery with the ingest statement, inside the caller's transaction
+    (tests and scripts; the route records through app/webhooks/batching.py). Duplicates change
+    nothing."""
+    [result] = _results([delivery], session.execute(_RECORD_BATCH, _batch_params([delivery])))
+    return result
 
 
 async def record_shopify_deliveries_async(
