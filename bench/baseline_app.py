@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool
 
 from app.aio import libpq_url
+from app.config import Settings
 
 TABLE = """
 CREATE TABLE IF NOT EXISTS bench_baseline (
@@ -30,7 +31,7 @@ CREATE TABLE IF NOT EXISTS bench_baseline (
 )
 """
 _INSERT = "INSERT INTO bench_baseline (event_id, payload) VALUES (%s, CAST(%s AS jsonb)) RETURNING id"
-POOL_SIZE = 10  # the project's default DROPGUARD_INGEST_POOL_SIZE
+POOL_SIZE = Settings.model_fields["ingest_pool_size"].default  # the project's ingest pool
 
 
 def create_app() -> FastAPI:
