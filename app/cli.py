@@ -64,7 +64,8 @@ def worker(
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.environ[_OWNED_METRICS_DIR] = metrics_dir
         os.execv(sys.executable, [sys.executable, "-m", "app.cli", *sys.argv[1:]])  # noqa: S606
     from app import logs, ops
-    from app.worker import QUEUES, celery_app
+    from app.queues import QUEUES
+    from app.worker import celery_app
 
     logs.configure(settings.log_level, settings.log_json)
     ops.serve_worker_metrics(settings.worker_metrics_host, settings.worker_metrics_port)

@@ -14,28 +14,7 @@ from app.config import get_settings
 from app.gc_tuning import freeze_startup_objects
 from app.metrics import TASK_SECONDS
 from app.outbox.relay import OutboxRelay
-
-QUEUES = ("ingest", "suppliers", "store", "notifications", "analytics", "maintenance")
-
-# Task name prefix -> queue, so that a slow supplier never delays an email or a webhook.
-_ROUTES = {
-    "webhooks.": "ingest",
-    "orders.": "ingest",
-    "suppliers.": "suppliers",
-    "fulfilments.": "store",
-    # Inventory and cost sync: store quantities through the Admin API.
-    "inventory.": "store",
-    "notifications.": "notifications",
-    # Carrying out customers' resolutions (refunds at the store, reships via suppliers).
-    "resolutions.": "store",
-    "outbox.": "maintenance",
-    # Webhook subscriptions and the history import talk to the store's Admin API.
-    "shops.": "store",
-    # Carrier webhooks, aggregator registration/polls and delay checks: short calls, ingest-like.
-    "tracking.": "ingest",
-    # Data exports, redactions and shop erasure: rare, may be long, never in the webhook path.
-    "privacy.": "maintenance",
-}
+from app.queues import QUEUES, queue_for_task
 
 TASK_MODULES = [
     "app.webhooks.tasks",
@@ -50,13 +29,6 @@ TASK_MODULES = [
     "app.tracking.tasks",
     "app.privacy.tasks",
 ]
-
-
-def queue_for_task(task_name: str) -> str:
-    for prefix, queue in _ROUTES.items():
-        if task_name.startswith(prefix):
-            return queue
-    raise ValueError(f"no queue for task {task_name!r}")
 
 
 def create_celery() -> Celery:

@@ -17,6 +17,7 @@ from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
 from app.outbox.models import OutboxMessage
+from app.queues import queue_for_task
 from app.redis import get_redis, key
 
 log = logging.getLogger(__name__)
@@ -24,16 +25,9 @@ log = logging.getLogger(__name__)
 _PENDING_KEY = "dropguard_outbox_pending"
 
 
-def queue_for(task_name: str) -> str:
-    # Imported here to break a real cycle: app.worker imports the relay, which imports this module.
-    from app.worker import queue_for_task
-
-    return queue_for_task(task_name)
-
-
 def enqueue(session: Session, task_name: str, *args: Any) -> OutboxMessage:
     """Add work to the caller's transaction; it reaches a worker only if that transaction commits."""
-    message = OutboxMessage(task_name=task_name, args=list(args), queue=queue_for(task_name))
+    message = OutboxMessage(task_name=task_name, args=list(args), queue=queue_for_task(task_name))
     session.add(message)
     session.info[_PENDING_KEY] = True
     return message
@@ -113,7 +107,7 @@ def relay_batch(session: Session, *, older_than: float = 0, batch: int = 200) ->
     Rows are locked while they are published, so two relays never publish the same row at once.
     A crash after publishing and before the commit publishes a row twice; tasks are idempotent.
     """
-    from app.worker import celery_app  # the same cycle as in queue_for
+    from app.worker import celery_app  # app.worker imports the relay, which imports this module
 
     rows = session.execute(_CLAIM, {"older_than": older_than, "batch": batch}).all()
     if not rows:

@@ -33,7 +33,7 @@ def test_services_and_commands(compose):
     workers = [name for name, service in services.items() if _command(service).startswith("dropguard worker")]
     assert "worker" in workers
     # Between them the workers consume every queue the app routes tasks to.
-    from app.worker import QUEUES
+    from app.queues import QUEUES
 
     consumed = set()
     for name in workers:

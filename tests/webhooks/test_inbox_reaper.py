@@ -11,8 +11,9 @@ from app.db import get_sessionmaker, utcnow
 from app.outbox import maintenance
 from app.outbox.models import OutboxMessage
 from app.outbox.tasks import maintain
+from app.queues import queue_for_task
 from app.webhooks.models import WebhookDelivery
-from app.worker import celery_app, queue_for_task
+from app.worker import celery_app
 from tests.factories import order_payload
 from tests.webhooks.helpers import evidence, record_held
 

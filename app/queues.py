@@ -1,0 +1,33 @@
+"""Which Celery queue each task runs on: a leaf module (no app imports), so the outbox can route
+work without importing the worker, and the worker can build its queues from the same table."""
+
+from __future__ import annotations
+
+QUEUES = ("ingest", "suppliers", "store", "notifications", "analytics", "maintenance")
+
+# Task name prefix -> queue, so that a slow supplier never delays an email or a webhook.
+ROUTES = {
+    "webhooks.": "ingest",
+    "orders.": "ingest",
+    "suppliers.": "suppliers",
+    "fulfilments.": "store",
+    # Inventory and cost sync: store quantities through the Admin API.
+    "inventory.": "store",
+    "notifications.": "notifications",
+    # Carrying out customers' resolutions (refunds at the store, reships via suppliers).
+    "resolutions.": "store",
+    "outbox.": "maintenance",
+    # Webhook subscriptions and the history import talk to the store's Admin API.
+    "shops.": "store",
+    # Carrier webhooks, aggregator registration/polls and delay checks: short calls, ingest-like.
+    "tracking.": "ingest",
+    # Data exports, redactions and shop erasure: rare, may be long, never in the webhook path.
+    "privacy.": "maintenance",
+}
+
+
+def queue_for_task(task_name: str) -> str:
+    for prefix, queue in ROUTES.items():
+        if task_name.startswith(prefix):
+            return queue
+    raise ValueError(f"no queue for task {task_name!r}")
