@@ -20,9 +20,9 @@ from app.db import SessionDep
 from app.errors import Unauthorized
 from app.history import service as history
 from app.shops.auth import current_shop
+from app.shops.domains import is_shop_domain
 from app.shops.models import Shop
 from app.templating import format_datetime, format_money, page_templates
-from app.webhooks.signing import is_shop_domain
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx
 
+from app.external_calls import Call
 from app.shops.admin_client import AdminClient, AdminError, AdminTemporaryError, root_field
-from app.suppliers.client import Call
 
 ORDER_QUERY = """
 query($id: ID!) {

@@ -16,9 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from app import exactly_once
 from app.db import session_scope, utcnow
 from app.errors import AppError
 from app.evidence import service as evidence
+from app.external_calls import Call
 from app.fulfilments import updates
 from app.fulfilments.client import (
     FULFILLMENT_CREATE,
@@ -32,8 +34,6 @@ from app.orders.models import Order, OrderLine
 from app.shops import guard
 from app.shops import service as shops
 from app.shops.models import Shop
-from app.suppliers import locks
-from app.suppliers.client import Call
 from app.suppliers.tables import SupplierOrderLine
 from app.tracking import service as tracking
 
@@ -153,7 +153,7 @@ def _fail(session: Session, shop: Shop, shipment: Shipment, reason: str, data: d
 
 
 def _begin(session: Session, shipment_id: int) -> _Attempt | str:
-    order, shipment = locks.lock_with_order(session, Shipment, shipment_id)
+    order, shipment = exactly_once.lock_with_order(session, Shipment, shipment_id)
     if shipment is None:
         return "missing"
     if shipment.store_status != "pending":
@@ -292,7 +292,7 @@ def _call(attempt: _Attempt, transport: httpx.BaseTransport | None) -> _Result:
 
 
 def _finish(session: Session, attempt: _Attempt, result: _Result) -> str:
-    _, shipment = locks.lock_with_order(session, Shipment, attempt.shipment_id)
+    _, shipment = exactly_once.lock_with_order(session, Shipment, attempt.shipment_id)
     shop = session.get(Shop, shipment.shop_id)
     calls = [call.as_data() for call in result.calls]
     if result.kind in ("pushed", "found"):
@@ -354,7 +354,7 @@ def push_to_store(shipment_id: int, *, transport: httpx.BaseTransport | None = N
 
     Raises ShipmentBusy while another task pushes it, StoreTemporaryError to be retried.
     """
-    with locks.advisory_lock(locks.STORE_FULFILMENT, shipment_id) as acquired:
+    with exactly_once.advisory_lock(exactly_once.STORE_FULFILMENT, shipment_id) as acquired:
         if not acquired:
             raise ShipmentBusy(f"shipment {shipment_id} is being pushed by another task")
         with session_scope() as session:

@@ -16,8 +16,10 @@ import httpx
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from app import exactly_once
 from app.db import session_scope
 from app.evidence import service as evidence
+from app.external_calls import Call
 from app.fulfilments.client import StoreClient, StoreError, StoreTemporaryError
 from app.fulfilments.models import Shipment, StoreFulfilmentEvent
 from app.orders.models import Order
@@ -25,8 +27,6 @@ from app.outbox.service import enqueue
 from app.shops import guard
 from app.shops import service as shops
 from app.shops.models import Shop
-from app.suppliers import locks
-from app.suppliers.client import Call
 from app.tracking.aggregators import parse_time
 
 EVENT_TASK = "fulfilments.push_event"
@@ -180,7 +180,7 @@ def _begin_event(session: Session, event_id: int) -> tuple[_Job, StoreFulfilment
     row = session.get(StoreFulfilmentEvent, event_id)
     if row is None:
         return "missing"
-    _, shipment = locks.lock_with_order(session, Shipment, row.shipment_id)
+    _, shipment = exactly_once.lock_with_order(session, Shipment, row.shipment_id)
     row = session.get(StoreFulfilmentEvent, event_id, with_for_update=True, populate_existing=True)
     if row.state != "pending":
         return row.state
@@ -228,7 +228,7 @@ def _call_event(job: _Job, status: str, happened_at: datetime, transport) -> tup
 
 def _finish_event(session: Session, event_id: int, outcome: str, value: Any, calls: list[Call]) -> str:
     row = session.get(StoreFulfilmentEvent, event_id)
-    _, shipment = locks.lock_with_order(session, Shipment, row.shipment_id)
+    _, shipment = exactly_once.lock_with_order(session, Shipment, row.shipment_id)
     row = session.get(StoreFulfilmentEvent, event_id, with_for_update=True, populate_existing=True)
     shop = session.get(Shop, shipment.shop_id)
     facts = {"event_row": row.id, "status": row.status, "attempt": row.attempts,
@@ -249,7 +249,7 @@ def _finish_event(session: Session, event_id: int, outcome: str, value: Any, cal
 
 def push_event(event_id: int, *, transport: httpx.BaseTransport | None = None) -> str:
     """Create one fulfilment event in the store, once. Raises Busy / StoreTemporaryError to retry."""
-    with locks.advisory_lock(EVENT_LOCK, event_id) as acquired:
+    with exactly_once.advisory_lock(EVENT_LOCK, event_id) as acquired:
         if not acquired:
             raise Busy(f"store event {event_id} is being pushed")
         with session_scope() as session:
@@ -295,11 +295,11 @@ def _call_tracking(job: _Job, tracking: dict[str, str], transport) -> tuple[str,
 
 def update_tracking(shipment_id: int, *, transport: httpx.BaseTransport | None = None) -> str:
     """Bring the store fulfilment's tracking details in line with the shipment's, once."""
-    with locks.advisory_lock(TRACKING_LOCK, shipment_id) as acquired:
+    with exactly_once.advisory_lock(TRACKING_LOCK, shipment_id) as acquired:
         if not acquired:
             raise Busy(f"tracking of shipment {shipment_id} is being updated")
         with session_scope() as session:
-            _, shipment = locks.lock_with_order(session, Shipment, shipment_id)
+            _, shipment = exactly_once.lock_with_order(session, Shipment, shipment_id)
             if shipment is None or shipment.store_tracking_synced:
                 return "synced"
             gate = _gate(shipment)
@@ -317,7 +317,7 @@ def update_tracking(shipment_id: int, *, transport: httpx.BaseTransport | None =
             job = _job(session, shipment, 0)
         outcome, value, calls = _call_tracking(job, tracking, transport)
         with session_scope() as session:
-            _, shipment = locks.lock_with_order(session, Shipment, shipment_id)
+            _, shipment = exactly_once.lock_with_order(session, Shipment, shipment_id)
             shop = session.get(Shop, shipment.shop_id)
             facts = {"calls": [call.as_data() for call in calls], "carrier": tracking.get("company")}
             if outcome in ("pushed", "found"):

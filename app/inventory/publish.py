@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from app import exactly_once
 from app.db import session_scope, utcnow
 from app.evidence import service as evidence
 from app.inventory import service
@@ -34,7 +35,7 @@ from app.metrics import INVENTORY_SYNC_LAG
 from app.shops import guard
 from app.shops.admin_client import AdminClient
 from app.shops.models import Shop
-from app.suppliers import catalogue_gaps, locks
+from app.suppliers import catalogue_gaps
 
 INVENTORY_PUBLISH_LOCK = 71004
 MAX_QUANTITIES = 250
@@ -233,7 +234,7 @@ def _store_page(session: Session, shop: Shop, location: str, nodes: list[dict[st
 def publish(shop_id: int, *, transport: httpx.BaseTransport | None = None) -> Report:
     """Set the store quantity of every item marked for it, 250 per mutation, within the budget."""
     report = Report()
-    with locks.advisory_lock(INVENTORY_PUBLISH_LOCK, shop_id) as acquired:
+    with exactly_once.advisory_lock(INVENTORY_PUBLISH_LOCK, shop_id) as acquired:
         if not acquired:
             report.busy = True  # another publisher runs for this shop; it or the sweep takes ours
             return report

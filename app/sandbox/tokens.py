@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from app.config import get_settings
-from app.webhooks.signing import is_shop_domain
+from app.shops.domains import is_shop_domain
 
 router = APIRouter()
 SANDBOX_USER_ID = "1"

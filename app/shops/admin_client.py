@@ -46,10 +46,10 @@ from tenacity import (
 from app.config import get_settings
 from app.db import session_scope
 from app.evidence import service as evidence
+from app.external_calls import Call
 from app.metrics import EXTERNAL_CALLS
 from app.shops import cost_bucket, tokens
 from app.shops.models import Shop
-from app.suppliers.client import Call
 
 TIMEOUT_SECONDS = 10.0
 

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from app.config import get_settings
 from app.db import get_session
 from app.errors import Unauthorized
+from app.shops.domains import is_shop_domain
 from app.shops.models import Shop
 from app.shops.service import get_by_domain
-from app.webhooks.signing import is_shop_domain
 
 LEEWAY_SECONDS = 10
 

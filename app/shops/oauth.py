@@ -13,7 +13,7 @@ from urllib.parse import quote, urlencode
 
 from app.config import get_settings
 from app.redis import get_redis, key
-from app.webhooks.signing import is_shop_domain
+from app.shops.domains import is_shop_domain
 
 STATE_COOKIE = "dropguard_oauth_state"
 STATE_TTL_SECONDS = 600

@@ -10,10 +10,10 @@ from app.errors import AppError
 from app.evidence import service as evidence
 from app.outbox import service as outbox
 from app.shops import secrets
+from app.shops.domains import is_shop_domain
 from app.shops.models import Shop
 from app.suppliers.models import Supplier
 from app.webhooks.models import WebhookDelivery
-from app.webhooks.signing import is_shop_domain
 
 
 def get_by_domain(session: Session, domain: str) -> Shop | None:

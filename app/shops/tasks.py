@@ -7,6 +7,7 @@ from celery import signals
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
+from app import exactly_once
 from app.db import get_sessionmaker, session_scope
 from app.history import service as history
 from app.outbox import service as outbox
@@ -14,7 +15,6 @@ from app.shops import subscriptions
 from app.shops.admin_client import AdminClient, AdminTemporaryError
 from app.shops.models import Shop
 from app.shops.tokens import TokenTemporaryError
-from app.suppliers import locks
 from app.worker import celery_app
 
 _TEMPORARY = (AdminTemporaryError, TokenTemporaryError, OperationalError)
@@ -29,7 +29,7 @@ def sync_subscriptions(shop_id: int) -> dict[str, int] | str:
         return "not installed"
     # Install, worker start-up and scope changes may each ask at once: one sync per shop at a time,
     # or two would both see a topic missing and subscribe it twice. The one running does the job.
-    with locks.advisory_lock(locks.SHOP_SUBSCRIPTIONS, shop_id) as acquired:
+    with exactly_once.advisory_lock(exactly_once.SHOP_SUBSCRIPTIONS, shop_id) as acquired:
         if not acquired:
             return "already syncing"
         with AdminClient.for_shop(shop) as client:

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 - a grant type name
 ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token"  # noqa: S105 - a token type name, not a secret
 OFFLINE = "urn:shopify:params:oauth:token-type:offline-access-token"  # noqa: S105 - a token type name
-# classid of the advisory lock in pg_locks (next to suppliers.locks' 71001/71002).
+# classid of the advisory lock in pg_locks (next to app.exactly_once's 71001/71002).
 SHOP_TOKEN_LOCK = 71003
 LOCK_WAIT_MS = 30_000
 

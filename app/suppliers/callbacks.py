@@ -16,6 +16,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from app import exactly_once
 from app.db import utcnow
 from app.errors import AppError
 from app.evidence import service as evidence
@@ -24,15 +25,15 @@ from app.fulfilments.models import Shipment
 from app.notifications import service as notifications
 from app.orders.models import Order
 from app.outbox.service import enqueue
+from app.shops.domains import is_shop_domain
 from app.shops.models import Shop
-from app.suppliers import locks, ordering
+from app.suppliers import ordering
 from app.suppliers.adapters import cj as cj_adapter
 from app.suppliers.adapters.base import WebhookUpdate
 from app.suppliers.events import advance_order, record_event
 from app.suppliers.models import SupplierOrder
 from app.suppliers.protocols.cj import parse_time as cj_time
 from app.webhooks.models import WebhookDelivery
-from app.webhooks.signing import is_shop_domain
 
 SOURCE = "supplier:generic"
 CJ_SOURCE = "supplier:cj"
@@ -284,7 +285,7 @@ def apply_change(session: Session, so_id: int, topic: str, data: dict[str, Any],
 
     `data` has the generic order JSON's keys (id, tracking_number, carrier, tracking_url, shipped_at).
     """
-    order, so = locks.lock_with_order(session, SupplierOrder, so_id)
+    order, so = exactly_once.lock_with_order(session, SupplierOrder, so_id)
     shop = session.get(Shop, so.shop_id)
     return HANDLERS[topic](session, shop, order, so, data, at)
 
@@ -320,7 +321,7 @@ def apply(session: Session, delivery: WebhookDelivery) -> str:
     )
     if handler is None or found is None:
         return "ignored"
-    order, so = locks.lock_with_order(session, SupplierOrder, found.id)
+    order, so = exactly_once.lock_with_order(session, SupplierOrder, found.id)
     shop = session.get(Shop, so.shop_id)
     at = _time(delivery.payload.get("occurred_at")) or delivery.received_at or utcnow()
     return handler(session, shop, order, so, data, at)

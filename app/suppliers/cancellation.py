@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from app import exactly_once
 from app.db import session_scope
+from app.external_calls import Call
 from app.shops import guard
 from app.shops.models import Shop
-from app.suppliers import locks
 from app.suppliers.adapters import get_adapter
-from app.suppliers.client import Call, SupplierTemporaryError
+from app.suppliers.client import SupplierTemporaryError
 from app.suppliers.models import Supplier, SupplierOrder
 from app.suppliers.protocols import SupplierError
 from app.suppliers.protocols import SupplierOrderState as S
@@ -63,7 +64,7 @@ def _cancel_calls(
 
 def cancel_at_supplier(supplier_order_id: int, *, transport: httpx.BaseTransport | None = None) -> str:
     """Carry out a requested cancellation; raises SupplierTemporaryError to be retried."""
-    with locks.advisory_lock(locks.SUPPLIER_ORDER, supplier_order_id) as acquired:
+    with exactly_once.advisory_lock(exactly_once.SUPPLIER_ORDER, supplier_order_id) as acquired:
         if not acquired:
             raise SupplierOrderBusy(f"supplier order {supplier_order_id} is busy")
         with session_scope() as session:
@@ -84,7 +85,7 @@ def cancel_at_supplier(supplier_order_id: int, *, transport: httpx.BaseTransport
 
 
 def _finish(session, supplier_order_id: int, outcome: _Outcome) -> str:
-    _, so = locks.lock_with_order(session, SupplierOrder, supplier_order_id)
+    _, so = exactly_once.lock_with_order(session, SupplierOrder, supplier_order_id)
     shop = session.get(Shop, so.shop_id)
     calls = [call.as_data() for call in outcome.calls]
     if so.status != "cancelling":  # the supplier's own callback got here first
@@ -126,7 +127,7 @@ def _finish(session, supplier_order_id: int, outcome: _Outcome) -> str:
 def give_up_cancel(supplier_order_id: int, error: str) -> None:
     """The last retry failed too: recorded, left for a person to follow up."""
     with session_scope() as session:
-        _, so = locks.lock_with_order(session, SupplierOrder, supplier_order_id)
+        _, so = exactly_once.lock_with_order(session, SupplierOrder, supplier_order_id)
         if so is None or so.status != "cancelling":
             return
         shop = session.get(Shop, so.shop_id)

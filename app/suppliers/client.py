@@ -8,39 +8,19 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 
 from app.config import get_settings
+from app.external_calls import Call
 from app.metrics import EXTERNAL_CALLS
 from app.suppliers.models import Supplier
 from app.suppliers.signing import signed_headers
 
 # Statuses after which the same request may succeed later; every other 4xx is a refusal.
 _RETRYABLE_4XX = frozenset({408, 425, 429})
-
-
-@dataclass
-class Call:
-    method: str
-    path: str
-    status: int | None
-    duration_ms: int
-    error: str | None = None
-
-    def as_data(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "method": self.method,
-            "path": self.path,
-            "status": self.status,
-            "duration_ms": self.duration_ms,
-        }
-        if self.error:
-            data["error"] = self.error
-        return data
 
 
 class SupplierError(Exception):

@@ -14,14 +14,15 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import select
 
+from app import exactly_once
 from app.config import get_settings
 from app.db import session_scope, utcnow
+from app.external_calls import Call
 from app.outbox.service import enqueue
 from app.shops import guard
 from app.shops.models import Shop
-from app.suppliers import callbacks, locks
+from app.suppliers import callbacks
 from app.suppliers.adapters import get_adapter
-from app.suppliers.client import Call
 from app.suppliers.events import POLL_TASK, record_event
 from app.suppliers.models import Supplier, SupplierOrder
 from app.suppliers.protocols import OrderSnapshot, Parcel, SupplierError
@@ -99,7 +100,7 @@ def _changes(seen: _Seen) -> list[tuple[str, dict]]:
 
 def poll(supplier_order_id: int, *, transport: httpx.BaseTransport | None = None) -> str:
     """Ask the supplier about one order and apply what changed; returns the supplier order's status."""
-    with locks.advisory_lock(locks.SUPPLIER_ORDER, supplier_order_id) as acquired:
+    with exactly_once.advisory_lock(exactly_once.SUPPLIER_ORDER, supplier_order_id) as acquired:
         if not acquired:
             raise PollBusy(f"supplier order {supplier_order_id} is busy")
         with session_scope() as session:
@@ -115,7 +116,7 @@ def poll(supplier_order_id: int, *, transport: httpx.BaseTransport | None = None
             external_ids = so.external_id.split(",")
         seen = _ask(supplier, external_ids, transport)
         with session_scope() as session:
-            _, so = locks.lock_with_order(session, SupplierOrder, supplier_order_id)
+            _, so = exactly_once.lock_with_order(session, SupplierOrder, supplier_order_id)
             shop = session.get(Shop, so.shop_id)
             so.polls += 1
             record_event(session, shop, so, "supplier_order.polled", {

@@ -14,12 +14,13 @@ import re
 import httpx
 from sqlalchemy.orm import Session
 
+from app import exactly_once
 from app.db import session_scope, utcnow
 from app.errors import AppError
 from app.orders.models import Order
 from app.outbox.service import enqueue
 from app.shops.models import Shop
-from app.suppliers import locks, ordering
+from app.suppliers import ordering
 from app.suppliers.adapters import get_adapter
 from app.suppliers.events import FIRST_POLL_DELAY, PLACE_TASK, advance_order, record_event
 from app.suppliers.models import Supplier, SupplierOrder
@@ -41,7 +42,7 @@ def parse_ids(text: str) -> list[str]:
 def adopt(supplier_order_id: int, external_ids: list[str], *, by: str = "merchant",
           transport: httpx.BaseTransport | None = None) -> str:
     """The supplier holds it under these numbers: check each with the supplier, then adopt them."""
-    with locks.advisory_lock(locks.SUPPLIER_ORDER, supplier_order_id) as acquired:
+    with exactly_once.advisory_lock(exactly_once.SUPPLIER_ORDER, supplier_order_id) as acquired:
         if not acquired:
             raise ReconcileError("this supplier order is busy; try again in a moment")
         with session_scope() as session:
@@ -60,7 +61,7 @@ def adopt(supplier_order_id: int, external_ids: list[str], *, by: str = "merchan
         if missing:
             raise ReconcileError("the supplier has no order " + ", ".join(missing))
         with session_scope() as session:
-            order, so = locks.lock_with_order(session, SupplierOrder, supplier_order_id)
+            order, so = exactly_once.lock_with_order(session, SupplierOrder, supplier_order_id)
             shop = session.get(Shop, so.shop_id)
             states = {snapshot.state for snapshot in found}
             so.external_id, so.last_error = ",".join(external_ids)[:128], None
@@ -81,7 +82,7 @@ def resend(session: Session, supplier_order_id: int, shop_id: int, *, by: str = 
     so = session.get(SupplierOrder, supplier_order_id)
     if so is None or so.shop_id != shop_id or so.status != "reconciling":
         raise ReconcileError("this supplier order is not waiting for reconciliation")
-    order, so = locks.lock_with_order(session, SupplierOrder, supplier_order_id)
+    order, so = exactly_once.lock_with_order(session, SupplierOrder, supplier_order_id)
     shop = session.get(Shop, shop_id)
     so.status, so.last_error = "pending", None
     record_event(session, shop, so, "supplier_order.reconciled",

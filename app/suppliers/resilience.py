@@ -28,12 +28,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from app import exactly_once
 from app.config import get_settings
 from app.db import session_scope, utcnow
 from app.evidence import service as evidence
 from app.redis import get_redis, key
 from app.shops.models import Shop
-from app.suppliers import locks
 from app.suppliers.client import SupplierTemporaryError
 from app.suppliers.health_models import SupplierQueueEntry
 from app.suppliers.models import Supplier, SupplierOrder
@@ -261,7 +261,7 @@ def admit(session: Session, supplier_order_id: int) -> str | None:
     placement that follows in this transaction appends its evidence safely. Raises SupplierBusy
     when the rate limit keeps the call waiting too long.
     """
-    _order, so = locks.lock_with_order(session, SupplierOrder, supplier_order_id)
+    _order, so = exactly_once.lock_with_order(session, SupplierOrder, supplier_order_id)
     if so is None or so.status != "pending":
         return None  # nothing will be sent; the placement code says why
     supplier = session.get(Supplier, so.supplier_id)
@@ -291,7 +291,7 @@ def after_call(supplier: Supplier, supplier_order_id: int | None, *, ok: bool) -
     with session_scope() as session:
         so = None
         if supplier_order_id is not None:
-            _order, so = locks.lock_with_order(session, SupplierOrder, supplier_order_id)
+            _order, so = exactly_once.lock_with_order(session, SupplierOrder, supplier_order_id)
         if transition:
             record_transition(session, session.get(Supplier, supplier.id), transition, failures)
         if so is None:

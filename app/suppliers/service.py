@@ -17,16 +17,18 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import exactly_once
 from app.config import get_settings
 from app.db import session_scope, utcnow
+from app.external_calls import Call
 from app.orders.models import Order
 from app.outbox.service import enqueue
 from app.shops import guard
 from app.shops.models import Shop
-from app.suppliers import locks, ordering, resilience
+from app.suppliers import ordering, resilience
 from app.suppliers.adapters import adapter_class, get_adapter
 from app.suppliers.adapters.base import OrderLineRequest, OrderRequest
-from app.suppliers.client import Call, SupplierTemporaryError
+from app.suppliers.client import SupplierTemporaryError
 from app.suppliers.events import (
     CANCEL_TASK,
     FIRST_POLL_DELAY,
@@ -152,7 +154,7 @@ def _reconcile(session: Session, shop: Shop, order: Order, so: SupplierOrder, wh
 
 
 def _begin_attempt(session: Session, supplier_order_id: int) -> Attempt | str:
-    order, so = locks.lock_with_order(session, SupplierOrder, supplier_order_id)
+    order, so = exactly_once.lock_with_order(session, SupplierOrder, supplier_order_id)
     if so is None:
         return "missing"
     if so.status != "pending":
@@ -279,7 +281,7 @@ def _finish_placed(session: Session, shop: Shop, order: Order, so: SupplierOrder
 
 
 def _finish(session: Session, attempt: Attempt, result: Result) -> str:
-    order, so = locks.lock_with_order(session, SupplierOrder, attempt.supplier_order_id)
+    order, so = exactly_once.lock_with_order(session, SupplierOrder, attempt.supplier_order_id)
     shop = session.get(Shop, so.shop_id)
     calls = [call.as_data() for call in result.calls]
     if result.kind in ("placed", "found"):
@@ -318,7 +320,7 @@ def place(supplier_order_id: int, *, transport: httpx.BaseTransport | None = Non
     Owns its transactions: the attempt must be committed before the call. Raises SupplierOrderBusy
     when another task is placing it, SupplierTemporaryError when the call should be retried.
     """
-    with locks.advisory_lock(locks.SUPPLIER_ORDER, supplier_order_id) as acquired:
+    with exactly_once.advisory_lock(exactly_once.SUPPLIER_ORDER, supplier_order_id) as acquired:
         if not acquired:
             raise SupplierOrderBusy(f"supplier order {supplier_order_id} is being placed by another task")
         with session_scope() as session:

@@ -19,13 +19,13 @@ from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
+from app import exactly_once
 from app.config import get_settings
 from app.db import utcnow
 from app.errors import AppError
 from app.fulfilments.models import Shipment
 from app.orders.models import Order
 from app.shops.models import Shop
-from app.suppliers import locks
 from app.tracking import alerts, windows
 from app.tracking.models import ShipmentAlert
 from app.tracking.statuses import Status
@@ -87,7 +87,7 @@ def _candidates(session: Session, now: datetime) -> list[int]:
 def check(session: Session, shipment_id: int, *, now: datetime | None = None) -> list[str]:
     """Raise every condition the shipment is in now; returns the conditions newly raised."""
     now = now or utcnow()
-    order, shipment = locks.lock_with_order(session, Shipment, shipment_id)
+    order, shipment = exactly_once.lock_with_order(session, Shipment, shipment_id)
     if shipment is None or shipment.status not in _OPEN or order.status == "cancelled":
         return []
     shop = session.get(Shop, shipment.shop_id)

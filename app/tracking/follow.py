@@ -12,11 +12,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from app import exactly_once
 from app.config import get_settings
 from app.db import session_scope, utcnow
 from app.fulfilments.models import Shipment
 from app.shops.models import Shop
-from app.suppliers import locks
 from app.tracking import alerts, service
 from app.tracking.aggregators import AggregatorError, TrackingUpdate, aftership, seventeentrack
 from app.tracking.statuses import Status
@@ -83,7 +83,7 @@ def register(shipment_id: int) -> str:
                            "retryable": error.retryable})
         raise
     with session_scope() as session:
-        _, shipment = locks.lock_with_order(session, Shipment, shipment_id)
+        _, shipment = exactly_once.lock_with_order(session, Shipment, shipment_id)
         if shipment.tracking_number != number:
             return "superseded"  # the number changed meanwhile; its own registration follows
         shipment.provider, shipment.registered_at = shipment.provider or provider, utcnow()

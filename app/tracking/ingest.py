@@ -48,7 +48,7 @@ def record_delivery(session: Session, provider: str, update: TrackingUpdate, pay
     status = "queued" if shop else "unknown_number"
     domain = shop.domain if shop else UNKNOWN_CHAIN
     if shipment is not None:
-        # Same lock order as every ledger writer for this order (app.suppliers.locks).
+        # Same lock order as every ledger writer for this order (app.exactly_once).
         session.execute(select(Order.id).where(Order.id == shipment.order_id).with_for_update(key_share=True))
     delivery_id = session.scalar(
         insert(WebhookDelivery)

@@ -14,13 +14,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import exactly_once
 from app.db import utcnow
 from app.fulfilments import updates as store_updates
 from app.fulfilments.models import Shipment
 from app.orders.models import DeliveryAddress, Order
 from app.outbox.service import enqueue
 from app.shops.models import Shop
-from app.suppliers import locks
 from app.suppliers.service import advance_order
 from app.tracking import alerts, numbers, windows
 from app.tracking.aggregators import ScanEvent
@@ -86,7 +86,7 @@ def change_tracking(session: Session, shipment: Shipment, *, tracking_number: st
     """The supplier (or merchant) gave the parcel new tracking details: record, re-check, re-follow,
     update the store's fulfilment, and announce it if the old number had held the announcement back.
     Returns False when nothing changed."""
-    order, shipment = locks.lock_with_order(session, Shipment, shipment.id)
+    order, shipment = exactly_once.lock_with_order(session, Shipment, shipment.id)
     shop = session.get(Shop, shipment.shop_id)
     tracking_number = tracking_number.strip()[:64]
     new = (tracking_number, carrier or shipment.carrier, tracking_url or None)
@@ -193,7 +193,7 @@ def apply_scan(session: Session, shipment: Shipment, normalised: Normalised | No
     with `source` naming them.
     """
     now = now or utcnow()
-    order, shipment = locks.lock_with_order(session, Shipment, shipment.id)
+    order, shipment = exactly_once.lock_with_order(session, Shipment, shipment.id)
     shop = session.get(Shop, shipment.shop_id)
     previous_status_at = shipment.status_at
     _record_scans(session, shop, shipment, events, source)

@@ -11,9 +11,10 @@ from fastapi.responses import JSONResponse
 from app import aio
 from app.config import get_settings
 from app.metrics import WEBHOOKS
+from app.shops.domains import is_shop_domain
 from app.webhooks.intake import Rejected, parse_json, read_body
 from app.webhooks.service import PROCESSED_TOPICS, InboundDelivery, IngestResult
-from app.webhooks.signing import is_shop_domain, verify_shopify_hmac
+from app.webhooks.signing import verify_shopify_hmac
 
 log = logging.getLogger(__name__)
 router = APIRouter()

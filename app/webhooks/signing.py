@@ -5,9 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
-
-SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]{0,60}\.myshopify\.com$")
 
 
 def shopify_hmac(body: bytes, secret: str) -> str:
@@ -18,7 +15,3 @@ def verify_shopify_hmac(body: bytes, header: str | None, secret: str) -> bool:
     if not header:
         return False
     return hmac.compare_digest(shopify_hmac(body, secret).encode(), header.strip().encode())
-
-
-def is_shop_domain(value: str | None) -> bool:
-    return bool(value) and SHOP_DOMAIN.fullmatch(value) is not None

@@ -10,9 +10,10 @@ import threading
 
 import pytest
 
+from app import exactly_once
 from app.db import get_sessionmaker
 from app.orders.models import DeliveryAddress, Order
-from app.suppliers import cancellation, locks, service
+from app.suppliers import cancellation, service
 from app.suppliers.client import SupplierTemporaryError
 from app.suppliers.models import SupplierOrder
 from tests.suppliers.helpers import (
@@ -133,7 +134,7 @@ def test_gives_up_after_the_last_attempt(db, shop, monkeypatch):
 def test_a_held_lock_means_busy_and_no_call(db, shop):
     order, so = _planned(db, shop)
     fake = FakeSupplier()
-    with locks.advisory_lock(locks.SUPPLIER_ORDER, so.id) as held:
+    with exactly_once.advisory_lock(exactly_once.SUPPLIER_ORDER, so.id) as held:
         assert held
         with pytest.raises(service.SupplierOrderBusy):
             service.place(so.id, transport=fake.transport())

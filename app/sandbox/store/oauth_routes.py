@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from app.sandbox.store import oauth, state, subscriptions
-from app.webhooks.signing import is_shop_domain
+from app.shops.domains import is_shop_domain
 
 router = APIRouter()
 

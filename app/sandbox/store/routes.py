@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from app.sandbox.store import control, cost, graphql_api, history, state, webhooks
 from app.sandbox.store.oauth_routes import router as oauth_router
-from app.webhooks.signing import is_shop_domain
+from app.shops.domains import is_shop_domain
 
 router = APIRouter()
 router.include_router(oauth_router)

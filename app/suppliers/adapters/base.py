@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
-from app.suppliers.client import Call
+from app.external_calls import Call
 from app.suppliers.protocols import Address, OrderSnapshot, Parcel, PlacedOrder, StockLevel
 
 __all__ = [

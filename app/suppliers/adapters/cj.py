@@ -14,10 +14,10 @@ from typing import Any
 import httpx
 
 from app.config import get_settings
+from app.external_calls import Call
 from app.suppliers.adapters.base import OrderRequest, WebhookUpdate
 from app.suppliers.adapters.recording import http_client
 from app.suppliers.adapters.tokens import RedisTokenStore
-from app.suppliers.client import Call
 from app.suppliers.protocols import (
     LineItem,
     OrderSnapshot,

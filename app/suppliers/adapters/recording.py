@@ -8,8 +8,8 @@ from urllib.parse import parse_qs
 
 import httpx
 
+from app.external_calls import Call
 from app.metrics import EXTERNAL_CALLS
-from app.suppliers.client import Call
 
 
 def _path(request: httpx.Request) -> str:

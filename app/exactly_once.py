@@ -1,4 +1,11 @@
-"""PostgreSQL session-level advisory locks: one holder at a time for one outside effect.
+"""The exactly-once discipline every outside effect follows (supplier orders, store fulfilments
+and events, customer messages, refunds, dispute submissions):
+
+1. take the effect's advisory lock (below; never waits: a second runner simply stands down);
+2. record the attempt and commit it, with an idempotency key derived from our ids;
+3. make the call, holding no row lock and no open transaction;
+4. record the outcome. A retry first asks the other side whether the effect already happened
+   (supplier lookup by our reference, GraphQL `@idempotent(key:)`, the message's Message-ID).
 
 The lock lives on a dedicated autocommit connection (no transaction stays open while an HTTP
 call is in flight) and dies with that connection, so a killed process never leaves it behind.
