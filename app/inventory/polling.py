@@ -15,7 +15,7 @@ from app.db import session_scope
 from app.inventory import service
 from app.inventory.models import SupplierStock
 from app.suppliers import resilience
-from app.suppliers.adapters import adapter_class, get_adapter
+from app.suppliers.adapters import PROTOCOLS, get_adapter
 from app.suppliers.models import Supplier
 from app.suppliers.protocols import SupplierError
 from app.suppliers.tables import VariantMapping
@@ -26,7 +26,7 @@ POLL_LIMIT = 200
 # Answers are written in groups: one transaction and one ledger event per group.
 APPLY_EVERY = 50
 # Protocols whose adapters answer get_stock.
-POLLED = ("aliexpress", "cj")
+POLLED = tuple(name for name, protocol in PROTOCOLS.items() if protocol.adapter.polls_stock)
 
 
 def _skus(supplier: Supplier, limit: int) -> list[str]:
@@ -86,6 +86,6 @@ def poll_supplier(supplier_id: int, *, transport: httpx.BaseTransport | None = N
 def polled_suppliers() -> list[int]:
     with session_scope() as session:
         return list(session.scalars(
-            select(Supplier.id).where(Supplier.protocol.in_([p for p in POLLED if adapter_class(p)]))
+            select(Supplier.id).where(Supplier.protocol.in_(POLLED))
             .where(Supplier.id.in_(select(VariantMapping.supplier_id))).order_by(Supplier.id)
         ))

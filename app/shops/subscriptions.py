@@ -1,10 +1,6 @@
-"""Webhook subscriptions: one per topic the app handles, all to POST /webhooks/shopify.
-
-The compliance topics (customers/data_request, customers/redact, shop/redact) cannot be
-subscribed through the API: they are declared in the app configuration (shopify.app.toml,
-`[webhooks] compliance_topics`), so they are not in this list. Uninstalling deletes every
-subscription, so they are created on each install, checked at worker start and every hour, and
-again after a scope change (a topic needs its scope).
+"""Webhook subscriptions: one per subscribed topic (app/webhooks/topics.py), all to POST
+/webhooks/shopify. Uninstalling deletes every subscription, so they are created on each install,
+checked at worker start and every hour, and again after a scope change (a topic needs its scope).
 """
 
 from __future__ import annotations
@@ -16,13 +12,7 @@ from app.db import session_scope
 from app.evidence import service as evidence
 from app.shops.admin_client import AdminClient, UserErrors
 from app.shops.models import Shop
-
-TOPICS = (
-    "orders/create", "orders/updated", "orders/paid", "orders/cancelled", "orders/fulfilled",
-    "orders/partially_fulfilled", "orders/edited", "orders/delete", "app/uninstalled", "app/scopes_update",
-    "fulfillments/create", "fulfillments/update", "fulfillment_events/create", "refunds/create",
-    "disputes/create", "disputes/update", "products/update", "inventory_levels/update",
-)
+from app.webhooks import topics
 
 LIST = """
 query($after: String) {
@@ -69,7 +59,7 @@ def sync(shop: Shop, client: AdminClient) -> dict[str, int]:
     """Create what is missing, remove ours that point elsewhere or name a topic we dropped.
     Outside any transaction: the client records each mutation in the ledger itself."""
     uri = address()
-    wanted = {topic_enum(t) for t in TOPICS}
+    wanted = {topic_enum(t) for t in topics.SUBSCRIBED}
     existing = _existing(client)
     have = {row["topic"] for row in existing if row["uri"] == uri}
     created = removed = 0

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from app.notifications.stages import STAGES
 from app.templating import format_datetime, http_url, translator
 
 # Canonical order of steps that share a timestamp (one snapshot can both create and pay an order).
@@ -26,10 +27,6 @@ _RANK = {
     "cancelled": 6,
     "email": 7,
 }
-# Stages whose email has its own line in the timeline (templates/i18n step.email.<stage>).
-_EMAIL_STEPS = frozenset(
-    {"order_confirmed", "processing", "shipped", "out_for_delivery", "delivered", "delayed", "exception", "resolution_update"}
-)
 
 
 class LedgerEvent(Protocol):
@@ -113,7 +110,8 @@ def build(
             seen.add((key, qualifier))
             if key == "email":
                 stage = qualifier.partition(":")[0]
-                label_key = f"step.email.{stage}" if stage in _EMAIL_STEPS else "step.email.other"
+                # Each stage's email has its own line (templates/i18n step.email.<stage>).
+                label_key = f"step.email.{stage}" if stage in STAGES else "step.email.other"
                 add("email", event.occurred_at, t(label_key))
             else:
                 add(key, event.occurred_at, t(f"step.{key}"))

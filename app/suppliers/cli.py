@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.db import session_scope
 from app.shops.models import Shop
 from app.suppliers import mapping
-from app.suppliers.adapters import PROTOCOLS, SECRET_NAMES, set_secret
+from app.suppliers.adapters import PROTOCOLS, set_secret
 from app.suppliers.models import Supplier
 
 suppliers_cli = typer.Typer(help="Suppliers and product mapping.", no_args_is_help=True)
@@ -65,7 +65,7 @@ def add(
     if any(not sep or not key for key, sep, _ in pairs):
         _fail("settings and secrets are KEY=VALUE")
     secrets = dict(item.partition("=")[::2] for item in secret or [])
-    unknown = set(secrets) - set(SECRET_NAMES[protocol])
+    unknown = set(secrets) - set(PROTOCOLS[protocol].secret_names)
     if unknown:
         _fail(f"unknown secret(s) for {protocol}: {', '.join(sorted(unknown))}")
     with session_scope() as session:

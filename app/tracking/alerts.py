@@ -21,6 +21,7 @@ from app.db import utcnow
 from app.evidence import service as evidence
 from app.fulfilments.models import Shipment
 from app.notifications import service as notifications
+from app.notifications.stages import STAGES
 from app.orders.models import Order
 from app.shops.models import Shop
 from app.tracking.models import ShipmentAlert
@@ -55,7 +56,7 @@ def notify_customer(session: Session, order: Order, stage: str, context: dict[st
     """Schedule the stage's message once; False when it cannot be (unknown stage, cancelled order)."""
     if order.status == "cancelled":
         return False
-    if stage not in getattr(notifications, "STAGES", ()):
+    if stage not in STAGES:
         log.warning("tracking.notification_stage_unavailable", extra={"stage": stage, "order_id": order.id})
         shop = session.get(Shop, order.shop_id)
         evidence.record(

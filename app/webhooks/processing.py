@@ -1,22 +1,24 @@
-"""What each processed topic does, once a delivery is taken from the inbox."""
+"""What each processed topic does, once a delivery is taken from the inbox (the table of topics and
+their handlers is app/webhooks/topics.py)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from functools import lru_cache
+from importlib import import_module
 
 from sqlalchemy.orm import Session
 
-from app.disputes import service as disputes
 from app.notifications import service as notifications
 from app.orders import service as orders
-from app.privacy import service as privacy
 from app.shops import service as shops
 from app.shops.models import Shop
 from app.suppliers import service as suppliers
+from app.webhooks import topics
 from app.webhooks.models import WebhookDelivery
 
 
-def _order_topic(session: Session, shop: Shop, delivery: WebhookDelivery) -> None:
+def apply_order(session: Session, shop: Shop, delivery: WebhookDelivery) -> None:
     order, changes = orders.apply_snapshot(
         session, shop, delivery.topic, delivery.payload, delivery_id=delivery.id
     )
@@ -27,20 +29,15 @@ def _order_topic(session: Session, shop: Shop, delivery: WebhookDelivery) -> Non
         suppliers.cancel_for_order(session, order)
 
 
-def _app_uninstalled(session: Session, shop: Shop, delivery: WebhookDelivery) -> None:
+def app_uninstalled(session: Session, shop: Shop, delivery: WebhookDelivery) -> None:
     shops.uninstall(session, shop)
 
 
-HANDLERS: dict[str, Any] = {
-    "orders/create": _order_topic,
-    "orders/updated": _order_topic,
-    "orders/paid": _order_topic,
-    "orders/cancelled": _order_topic,
-    "app/uninstalled": _app_uninstalled,
-    "app/scopes_update": shops.on_scopes_update,
-    "disputes/create": disputes.apply_webhook,
-    "disputes/update": disputes.apply_webhook,
-    "customers/data_request": privacy.on_data_request,
-    "customers/redact": privacy.on_customer_redact,
-    "shop/redact": privacy.on_shop_redact,
-}
+@lru_cache
+def handler_for(topic: str) -> Callable[[Session, Shop, WebhookDelivery], None] | None:
+    """The function that applies a delivery of this topic, or None for topics only recorded."""
+    spec = topics.BY_NAME.get(topic)
+    if spec is None or spec.handler is None:
+        return None
+    module, _, name = spec.handler.partition(":")
+    return getattr(import_module(module), name)

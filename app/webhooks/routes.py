@@ -12,25 +12,17 @@ from app import aio
 from app.config import get_settings
 from app.metrics import WEBHOOKS
 from app.shops.domains import is_shop_domain
+from app.webhooks import topics
 from app.webhooks.intake import Rejected, parse_json, read_body
-from app.webhooks.service import PROCESSED_TOPICS, InboundDelivery, IngestResult
+from app.webhooks.service import InboundDelivery, IngestResult
 from app.webhooks.signing import verify_shopify_hmac
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 
 
-# Metric label values must be a closed set: a client choosing the topic header must not be able to
-# create new time series. Topics outside this set are counted as "other".
-_TOPIC_LABELS = PROCESSED_TOPICS | {
-    "orders/fulfilled", "orders/partially_fulfilled", "orders/edited", "orders/delete",
-    "fulfillments/create", "fulfillments/update", "refunds/create", "disputes/create",
-    "disputes/update", "customers/redact", "customers/data_request", "shop/redact",
-}
-
-
 def _topic_label(topic: str | None) -> str:
-    return topic if topic in _TOPIC_LABELS else "other"
+    return topic if topic in topics.METRIC_LABELS else "other"
 
 
 def _parse_time(value: str | None) -> datetime | None:

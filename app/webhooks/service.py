@@ -18,17 +18,8 @@ from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.evidence import canonical
+from app.webhooks import topics
 
-# Topics this build acts on; every other topic is recorded and acknowledged for later use.
-# Privacy duties outlive the installation (shop/redact arrives 48 h after app/uninstalled): these
-# are queued for any shop we know, installed or not. A shop we never knew stays unknown_shop.
-COMPLIANCE_TOPICS = frozenset({"customers/data_request", "customers/redact", "shop/redact"})
-PROCESSED_TOPICS = (
-    frozenset({"orders/create", "orders/updated", "orders/paid", "orders/cancelled", "app/uninstalled"})
-    | frozenset({"disputes/create", "disputes/update"})
-    | frozenset({"app/scopes_update"})
-    | COMPLIANCE_TOPICS
-)
 PROCESS_TASK = "webhooks.process_delivery"
 
 # One round trip records a batch of deliveries: each delivery row, its evidence event and its
@@ -153,8 +144,8 @@ def _batch_params(deliveries: Sequence[InboundDelivery]) -> dict[str, object]:
             "api_version": delivery.api_version,
             "triggered_at": delivery.triggered_at,
             "payload": delivery.body.decode("utf-8"),
-            "processed": delivery.topic in PROCESSED_TOPICS,
-            "any_status": delivery.topic in COMPLIANCE_TOPICS,
+            "processed": delivery.topic in topics.PROCESSED,
+            "any_status": delivery.topic in topics.COMPLIANCE,
             "occurred_at": occurred_at,
             "data": json.dumps(data),
             "digest": digest,

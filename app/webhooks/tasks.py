@@ -10,9 +10,9 @@ from app.errors import AppError
 from app.evidence import service as evidence
 from app.shops.models import Shop
 from app.shops.service import get_installed
+from app.webhooks import topics
 from app.webhooks.models import WebhookDelivery
-from app.webhooks.processing import HANDLERS
-from app.webhooks.service import COMPLIANCE_TOPICS
+from app.webhooks.processing import handler_for
 from app.worker import celery_app
 
 log = logging.getLogger(__name__)
@@ -32,9 +32,9 @@ def process_delivery(self, delivery_id: int) -> str:
         if delivery is None or delivery.status != "queued":
             return "skipped"
         shop = get_installed(session, delivery.shop_id) if delivery.shop_id else None
-        if delivery.shop_id and delivery.topic in COMPLIANCE_TOPICS:
+        if delivery.shop_id and delivery.topic in topics.COMPLIANCE:
             shop = session.get(Shop, delivery.shop_id)  # privacy duties outlive the installation
-        handler = HANDLERS.get(delivery.topic)
+        handler = handler_for(delivery.topic)
         if shop is None or handler is None:
             delivery.status, delivery.processed_at = "ignored", utcnow()
             return "ignored"

@@ -6,6 +6,8 @@ settings["secrets"], see set_secret) and fall back to configuration (app.config,
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -17,20 +19,37 @@ from app.suppliers.adapters.base import OrderLineRequest, OrderRequest, Supplier
 from app.suppliers.models import Supplier
 from app.suppliers.protocols import SupplierRejected
 
-PROTOCOLS = ("generic", "aliexpress", "cj")
-# Which names under settings["secrets"] each protocol reads.
-SECRET_NAMES = {"generic": ("api_secret",), "aliexpress": ("app_secret", "access_token", "refresh_token"), "cj": ("api_key",)}
 
-__all__ = ["PROTOCOLS", "OrderLineRequest", "OrderRequest", "SupplierAdapter", "WebhookUpdate", "adapter_class",
-           "get_adapter", "set_secret", "supplier_secrets"]
+@dataclass(frozen=True)
+class Protocol:
+    """One supplier protocol: its adapter (whose class attributes are its capabilities:
+    finds_by_reference, dedupes_reference, has_order_webhooks, polls_stock), how to build one, and
+    which credentials it reads from settings["secrets"]."""
 
-_CLASSES: dict[str, type] = {"generic": generic.GenericAdapter, "aliexpress": aliexpress.AliExpressAdapter,
-                             "cj": cj.CJAdapter}
+    name: str
+    adapter: type
+    build: Callable[..., SupplierAdapter]
+    secret_names: tuple[str, ...]
+
+
+PROTOCOLS: dict[str, Protocol] = {
+    p.name: p
+    for p in (
+        Protocol("generic", generic.GenericAdapter, generic.build, ("api_secret",)),
+        Protocol("aliexpress", aliexpress.AliExpressAdapter, aliexpress.build,
+                 ("app_secret", "access_token", "refresh_token")),
+        Protocol("cj", cj.CJAdapter, cj.build, ("api_key",)),
+    )
+}
+
+__all__ = ["PROTOCOLS", "OrderLineRequest", "OrderRequest", "Protocol", "SupplierAdapter", "WebhookUpdate",
+           "adapter_class", "get_adapter", "set_secret", "supplier_secrets"]
 
 
 def adapter_class(protocol: str) -> type | None:
     """The adapter class of a protocol: its capability flags without building a client."""
-    return _CLASSES.get(protocol)
+    found = PROTOCOLS.get(protocol)
+    return found.adapter if found else None
 
 
 def set_secret(supplier: Supplier, name: str, value: str) -> None:
@@ -42,18 +61,15 @@ def set_secret(supplier: Supplier, name: str, value: str) -> None:
 
 def supplier_secrets(supplier: Supplier) -> dict[str, str]:
     stored = (supplier.settings or {}).get("secrets") or {}
-    return {name: decrypt(stored[name].encode()) for name in SECRET_NAMES.get(supplier.protocol, ()) if stored.get(name)}
+    names = PROTOCOLS[supplier.protocol].secret_names if supplier.protocol in PROTOCOLS else ()
+    return {name: decrypt(stored[name].encode()) for name in names if stored.get(name)}
 
 
 def get_adapter(supplier: Supplier, *, transport: httpx.BaseTransport | None = None) -> SupplierAdapter:
     """The adapter for this supplier; a context manager that closes its HTTP client."""
     own: dict[str, Any] = dict(supplier.settings or {})
     timeout = float(own.get("timeout_seconds") or get_settings().supplier_timeout_seconds)
-    found = supplier_secrets(supplier)
-    if supplier.protocol == "generic":
-        return generic.build(own, found.get("api_secret"), timeout=timeout, transport=transport)
-    if supplier.protocol == "aliexpress":
-        return aliexpress.build(own, found, timeout=timeout, transport=transport)
-    if supplier.protocol == "cj":
-        return cj.build(own, found, timeout=timeout, transport=transport)
-    raise SupplierRejected(f"unsupported supplier protocol {supplier.protocol!r}", code="unsupported_protocol")
+    protocol = PROTOCOLS.get(supplier.protocol)
+    if protocol is None:
+        raise SupplierRejected(f"unsupported supplier protocol {supplier.protocol!r}", code="unsupported_protocol")
+    return protocol.build(own, supplier_secrets(supplier), timeout=timeout, transport=transport)

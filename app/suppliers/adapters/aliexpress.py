@@ -37,6 +37,8 @@ class AliExpressAdapter:
     protocol = "aliexpress"
     finds_by_reference = False
     dedupes_reference = False
+    # Answers get_stock, so the inventory poll asks it (app/inventory/polling.py).
+    polls_stock = True
     has_order_webhooks = False
 
     def __init__(self, client: AliExpressClient, calls: list[Call], *, try_to_pay: bool, pay_currency: str,

@@ -54,6 +54,8 @@ class CJAdapter:
     protocol = "cj"
     finds_by_reference = True
     dedupes_reference = True
+    # Answers get_stock, so the inventory poll asks it (app/inventory/polling.py).
+    polls_stock = True
     has_order_webhooks = True
 
     def __init__(self, client: CJClient, calls: list[Call], *, open_id: str | None, logistic: str,

@@ -56,6 +56,8 @@ class GenericAdapter:
     protocol = "generic"
     finds_by_reference = True
     dedupes_reference = False
+    # Answers get_stock, so the inventory poll asks it (app/inventory/polling.py).
+    polls_stock = False
     has_order_webhooks = True
 
     def __init__(self, client: GenericSupplierClient, *, webhook_secret: str) -> None:
@@ -134,12 +136,12 @@ class GenericAdapter:
                              parcel=found.parcels[0] if found.parcels else None, payload=payload)
 
 
-def build(own: Mapping[str, Any], secret: str | None, *, timeout: float,
+def build(own: Mapping[str, Any], secrets: Mapping[str, str], *, timeout: float,
           transport: httpx.BaseTransport | None) -> GenericAdapter:
-    """`own` is Supplier.settings; `secret` its decrypted api_secret, if it has one."""
+    """`own` is Supplier.settings; `secrets` its decrypted credentials (api_secret), if any."""
     settings = get_settings()
     key = own.get("api_key") or settings.supplier_api_key
-    api_secret = secret or settings.supplier_api_secret
+    api_secret = secrets.get("api_secret") or settings.supplier_api_secret
     client = GenericSupplierClient(base_url=own.get("base_url") or settings.supplier_api_url,
                                    api_key=key, api_secret=api_secret, timeout=timeout, transport=transport)
     return GenericAdapter(client, webhook_secret=api_secret)
