@@ -76,9 +76,28 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     upgrade_to_head()
 
 
+def _unknown_evidence_kinds() -> set[str]:
+    """Kinds the run recorded that app/evidence/kinds.py does not list (every process of the run
+    wrote to this database, so the worker's and the web server's events count too)."""
+    from app.db import get_engine
+    from app.evidence import kinds
+
+    with get_engine().connect() as connection:
+        recorded = set(connection.execute(text("SELECT DISTINCT kind FROM evidence_events")).scalars())
+    return kinds.unknown(recorded)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from app.db import reset_engine
 
+    try:
+        unknown = _unknown_evidence_kinds()
+    except Exception as error:  # a run that never reached the database has nothing to check
+        unknown, reason = set(), type(error).__name__
+        print(f"\nevidence kinds not checked: {reason}")
+    if unknown:
+        print(f"\nevidence kinds recorded but missing from app/evidence/kinds.py: {', '.join(sorted(unknown))}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
     reset_engine()
     try:
         with _admin_engine().connect() as connection:

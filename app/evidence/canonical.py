@@ -11,6 +11,20 @@ from typing import Any
 import rfc8785
 
 GENESIS_HASH = "0" * 64
+# How events are hashed. Each event stores the version it was hashed with (evidence_events.
+# hash_version), so the hashing can evolve while older events still verify with their own rules.
+# Version 1: RFC 8785 JSON of the content below, SHA-256; links as in link_hash.
+HASH_VERSION = 1
+HASH_VERSIONS = frozenset({1})
+
+
+class UnknownHashVersion(ValueError):
+    pass
+
+
+def _check_version(version: int) -> None:
+    if version not in HASH_VERSIONS:
+        raise UnknownHashVersion(f"hash version {version} is not one this build knows ({sorted(HASH_VERSIONS)})")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -63,7 +77,9 @@ def content_digest(
     occurred_at: datetime,
     data: dict[str, Any],
     personal_digest: str | None,
+    version: int = HASH_VERSION,
 ) -> str:
+    _check_version(version)
     return sha256_hex(
         canonical(
             {
@@ -83,6 +99,7 @@ def epoch_micros(moment: datetime) -> int:
     return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
-def link_hash(*, prev_hash: str, seq: int, recorded_at: datetime, digest: str) -> str:
-    """Must match evidence_chain() in the spine migration, character for character."""
+def link_hash(*, prev_hash: str, seq: int, recorded_at: datetime, digest: str, version: int = HASH_VERSION) -> str:
+    """Must match evidence_chain() in the migrations, character for character."""
+    _check_version(version)
     return sha256_hex(f"{prev_hash}|{seq}|{epoch_micros(recorded_at)}|{digest}".encode())

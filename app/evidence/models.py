@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, LargeBinary, SmallInteger, String, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -42,6 +42,8 @@ class EvidenceEvent(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
     webhook_delivery_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_deliveries.id"))
+    # Which hashing rules made digest and hash (app.evidence.canonical.HASH_VERSIONS).
+    hash_version: Mapped[int] = mapped_column(SmallInteger, server_default=text("1"))
 
 
 class LedgerHead(Base):

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.evidence import canonical as c
+from app.evidence import kinds
 from app.evidence.models import EvidenceEvent, LedgerHead
 
 
@@ -37,6 +38,7 @@ def record(
     `personal` holds whatever identifies a person (email, name, address); it is committed to by a
     salted digest so that redaction can remove it without breaking the chain.
     """
+    kinds.check(kind)
     occurred_at = occurred_at or utcnow()
     data = c.normalise(data)
     salt = personal_hash = None
@@ -65,6 +67,7 @@ def record(
             personal_digest=personal_hash,
         ),
         webhook_delivery_id=webhook_delivery_id,
+        hash_version=c.HASH_VERSION,
     )
     session.add(event)
     session.flush()
@@ -137,6 +140,8 @@ def _problem(event: EvidenceEvent, expected_seq: int, prev_hash: str) -> str | N
         event.personal_salt is None or event.personal_digest != c.personal_digest(event.personal, event.personal_salt)
     ):
         return "personal data does not match its digest"
+    if event.hash_version not in c.HASH_VERSIONS:
+        return f"hashed with version {event.hash_version}, which this build does not know"
     digest = c.content_digest(
         chain=event.chain,
         kind=event.kind,
@@ -145,11 +150,13 @@ def _problem(event: EvidenceEvent, expected_seq: int, prev_hash: str) -> str | N
         occurred_at=event.occurred_at,
         data=event.data,
         personal_digest=event.personal_digest,
+        version=event.hash_version,
     )
     if digest != event.digest:
         return "content does not match its digest"
     if event.hash != c.link_hash(
-        prev_hash=event.prev_hash, seq=event.seq, recorded_at=event.recorded_at, digest=event.digest
+        prev_hash=event.prev_hash, seq=event.seq, recorded_at=event.recorded_at, digest=event.digest,
+        version=event.hash_version,
     ):
         return "chain hash does not match"
     return None

@@ -254,3 +254,32 @@ def test_concurrent_appends_keep_every_chain_gapless(make_chain, layout):
         assert (report.intact, report.checked) == (True, expected), report
     result = _cli("--shop", names[0])
     assert result.returncode == 0, result.stderr
+
+
+def test_events_carry_their_hash_version_and_a_changed_version_is_named(make_chain):
+    chain = make_chain()
+    with get_engine().connect() as connection:
+        versions = set(connection.execute(
+            text("SELECT DISTINCT hash_version FROM evidence_events WHERE chain = :c"), {"c": chain}).scalars())
+    assert versions == {1}
+    target = _event_id(chain, 4)
+    _behind_the_trigger("UPDATE evidence_events SET hash_version = 7 WHERE id = :id", {"id": target})
+    report = _verify(chain)
+    assert (report.broken_seq, report.reason) == (4, "hashed with version 7, which this build does not know")
+
+
+def test_the_database_refuses_an_event_hashed_with_an_unknown_version(make_chain):
+    chain = make_chain(1)
+    with pytest.raises(Exception, match="has no chain rule"), get_engine().begin() as connection:
+        connection.execute(text(
+            "INSERT INTO evidence_events (chain, kind, source, occurred_at, data, digest, hash_version) "
+            "VALUES (:c, 'test.event', 'test', now(), '{}', repeat('a', 64), 2)"), {"c": chain})
+
+
+def test_redaction_cannot_change_the_hash_version(make_chain):
+    chain = make_chain()
+    target = _event_id(chain, 1)
+    with pytest.raises(Exception, match="append-only"), get_engine().begin() as connection:
+        connection.execute(text("SET LOCAL dropguard.redaction = 'on'"))
+        connection.execute(text("UPDATE evidence_events SET personal = NULL, personal_salt = NULL, hash_version = 2 "
+                                "WHERE id = :id"), {"id": target})
