@@ -10,6 +10,7 @@ from app.disputes import service as disputes
 from app.notifications import service as notifications
 from app.orders import service as orders
 from app.privacy import service as privacy
+from app.refunds import service as refunds
 from app.shops import service as shops
 from app.shops.models import Shop
 from app.suppliers import service as suppliers
@@ -38,6 +39,7 @@ HANDLERS: dict[str, Any] = {
     "orders/cancelled": _order_topic,
     "app/uninstalled": _app_uninstalled,
     "app/scopes_update": shops.on_scopes_update,
+    "refunds/create": refunds.apply_webhook,
     "disputes/create": disputes.apply_webhook,
     "disputes/update": disputes.apply_webhook,
     "customers/data_request": privacy.on_data_request,

@@ -25,7 +25,7 @@ from app.evidence import canonical
 COMPLIANCE_TOPICS = frozenset({"customers/data_request", "customers/redact", "shop/redact"})
 PROCESSED_TOPICS = (
     frozenset({"orders/create", "orders/updated", "orders/paid", "orders/cancelled", "app/uninstalled"})
-    | frozenset({"disputes/create", "disputes/update"})
+    | frozenset({"refunds/create", "disputes/create", "disputes/update"})
     | frozenset({"app/scopes_update"})
     | COMPLIANCE_TOPICS
 )
