@@ -86,7 +86,7 @@ def _store_page(session: Session, shop: Shop, row: HistoryImport, nodes: list[di
         else:
             order, _ = orders.apply_snapshot(session, shop, "orders/imported", payload, kind="order.imported")
             row.orders_imported += 1
-        refunds.lock_order(session, shop.id, order.external_id)
+        orders.lock_store_order(session, shop.id, order.external_id)
         for raw in node.get("refunds") or []:
             # Past refunds join the one refund table: a refund we issued is matched to its own row.
             report = refund_records.from_graphql(raw, order_external_id=order.external_id)

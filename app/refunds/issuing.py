@@ -107,12 +107,8 @@ class _Result:
 
 def _lock(session: Session, refund_id: int) -> tuple[Refund | None, Order | None]:
     """The order's lock first (the lock order of app.refunds.service), then the refund row."""
-    refund = session.get(Refund, refund_id)
-    if refund is None:
-        return None, None
-    order = session.get(Order, refund.order_id)
-    service.lock_order(session, refund.shop_id, order.external_id)
-    return session.get(Refund, refund_id, with_for_update=True, populate_existing=True), order
+    order, refund = exactly_once.lock_after_store_order(session, Refund, refund_id)
+    return refund, order
 
 
 def _fail(session: Session, shop: Shop, refund: Refund, error: str, data: dict[str, Any] | None = None) -> str:
@@ -252,16 +248,11 @@ def issue(refund_id: int, *, transport: httpx.BaseTransport | None = None) -> st
 
     Raises RefundBusy while another task issues it, RetryLater when the store should be asked again.
     """
-    with exactly_once.advisory_lock(exactly_once.STORE_REFUND, refund_id) as acquired:
-        if not acquired:
-            raise RefundBusy(f"refund {refund_id} is being issued by another task")
-        with session_scope() as session:
-            attempt = _begin(session, refund_id)
-        if isinstance(attempt, str):
-            return attempt
-        result = _call(attempt, transport)
-        with session_scope() as session:
-            outcome = _finish(session, attempt, result)
+    outcome, result = exactly_once.carry_out(
+        exactly_once.STORE_REFUND, refund_id, begin=lambda session: _begin(session, refund_id),
+        call=lambda attempt: _call(attempt, transport), finish=_finish,
+        busy=lambda: RefundBusy(f"refund {refund_id} is being issued by another task"),
+    )
     if outcome == "retry":
         raise RetryLater(result.error or "temporary store error")
     return outcome

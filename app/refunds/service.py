@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from app.db import utcnow
 from app.errors import AppError, NotYetKnown
 from app.evidence import service as evidence
+from app.orders import service as orders
 from app.orders.models import Order
 from app.outbox.service import enqueue
 from app.refunds import reasons
@@ -63,12 +64,6 @@ class RefundError(AppError):
 
     status_code = 409
     code = "refund_not_possible"
-
-
-def lock_order(session: Session, shop_id: int, order_external_id: int) -> None:
-    """The same transaction-long lock app.orders.service takes for one store order."""
-    session.execute(select(func.pg_advisory_xact_lock(
-        func.hashtextextended(f"order:{shop_id}:{order_external_id}", 0))))
 
 
 def record(
@@ -153,7 +148,7 @@ def request_refund(
     if not key or len(key) > 128 or key_in_note(f"[dropguard:{key}]") != key:
         raise ValueError("key must be 1-128 characters of letters, digits and . _ : -")
     amount = Decimal(amount).quantize(CENT)
-    lock_order(session, shop.id, order.external_id)
+    orders.lock_store_order(session, shop.id, order.external_id)
     existing = session.scalar(select(Refund).where(Refund.shop_id == shop.id, Refund.idempotency_key == key))
     if existing is not None:
         return existing
@@ -323,5 +318,5 @@ def apply_webhook(session: Session, shop: Shop, delivery: WebhookDelivery) -> No
     report = from_webhook(delivery.payload)
     if report.order_external_id is None:
         raise RefundOrderUnknown(report)
-    lock_order(session, shop.id, report.order_external_id)
+    orders.lock_store_order(session, shop.id, report.order_external_id)
     apply_report(session, shop, report, via="webhook", delivery_id=delivery.id)

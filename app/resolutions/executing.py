@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from app import exactly_once
 from app.db import session_scope, utcnow
 from app.orders.models import Order
 from app.outbox.service import enqueue
@@ -36,13 +37,9 @@ def refund_key(resolution: Resolution, number: int = 1) -> str:
 
 
 def _lock(session: Session, resolution_id: int) -> tuple[Resolution | None, Order | None]:
-    """The order's lock first (the lock order every writer of an order follows), then the claim."""
-    resolution = session.get(Resolution, resolution_id)
-    if resolution is None:
-        return None, None
-    order = session.get(Order, resolution.order_id)
-    refunds.lock_order(session, resolution.shop_id, order.external_id)
-    return session.get(Resolution, resolution_id, with_for_update=True, populate_existing=True), order
+    """The order's lock first (a refund may be asked for), then the claim."""
+    order, resolution = exactly_once.lock_after_store_order(session, Resolution, resolution_id)
+    return resolution, order
 
 
 def _complete(session: Session, shop: Shop, order: Order, resolution: Resolution, kind: str, data: dict) -> None:
