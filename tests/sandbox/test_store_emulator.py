@@ -27,7 +27,7 @@ PARTIAL_ORDER = {
     "locale": "fr",
     "customer": {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com"},
     "shipping_address": {"first_name": "Ada", "last_name": "Lovelace", "address1": "12 rue Victor Hugo",
-                         "city": "Lyon", "zip": "69002", "country_code": "FR", "phone": "+33639980123"},
+                         "city": "Lyon", "zip": "69002", "country_code": "FR", "phone": "+33612340123"},
     "shipping_lines": [{"title": "Standard Shipping", "price": "4.99"}],
     "line_items": [
         {"title": "LED Sunset Lamp", "sku": "DG-LSL-03", "price": "24.99", "quantity": 2, "product_id": 1,
