@@ -52,6 +52,7 @@ class SupplierStock(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), index=True)
     supplier_id: Mapped[int] = mapped_column(ForeignKey("suppliers.id"))
+    # The product, or one variant of it (app.inventory.service.stock_key: "<product>|<sku_attr>").
     supplier_sku: Mapped[str] = mapped_column(String(255))
     quantity: Mapped[int]
     unit_cost: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))
