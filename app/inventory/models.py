@@ -33,6 +33,9 @@ class InventoryItem(TimestampMixin, Base):
     supplier_quantity: Mapped[int | None]
     published_quantity: Mapped[int | None]
     unit_cost: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))
+    # The unit cost the store holds (read with the catalogue, or written by us): the cost is
+    # written with inventoryItemUpdate whenever unit_cost differs from it.
+    store_cost: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))
     needs_publish: Mapped[bool] = mapped_column(default=False, server_default="false")
     # When the oldest supplier change not yet in the store was observed: the start of the sync lag.
     supplier_changed_at: Mapped[datetime | None]

@@ -109,9 +109,23 @@ def _stock_for(session: Session, mappings: list[VariantMapping]) -> dict[tuple[i
     return {(s.supplier_id, s.supplier_sku): s for s in rows if (s.supplier_id, s.supplier_sku) in pairs}
 
 
+def cost_to_write(item: InventoryItem) -> Decimal | None:
+    """The unit cost the store should hold, when it is not the one we last wrote there."""
+    if item.unit_cost is None:
+        return None
+    wanted = Decimal(item.unit_cost).quantize(Decimal("0.01"))
+    return None if item.store_cost is not None and Decimal(item.store_cost) == wanted else wanted
+
+
+def cost_pending():
+    """SQL: the item's supplier cost is not yet the one in the store (see cost_to_write)."""
+    wanted = func.round(InventoryItem.unit_cost, 2)
+    return InventoryItem.unit_cost.is_not(None) & InventoryItem.store_cost.is_distinct_from(wanted)
+
+
 def recompute(session: Session, shop: Shop, items: list[InventoryItem], *, observed_at: datetime | None = None) -> int:
     """Refresh supplier quantity and unit cost of the items from what suppliers said; mark the
-    ones whose store quantity must change. Returns how many were marked."""
+    ones whose store quantity must change. Returns how many need a publish (a quantity or a cost)."""
     if not items:
         return 0
     mappings = _mappings_for_items(session, shop.id, items)
@@ -133,6 +147,8 @@ def recompute(session: Session, shop: Shop, items: list[InventoryItem], *, obser
             if not item.needs_publish:
                 item.needs_publish = True
                 item.supplier_changed_at = observed_at or utcnow()
+            marked += 1
+        elif cost_to_write(item) is not None:
             marked += 1
         _check_margin(session, shop, item)
     session.flush()
@@ -272,7 +288,8 @@ def apply_supplier_levels(
 
 def has_pending(session: Session, shop_id: int) -> bool:
     return session.scalar(
-        select(InventoryItem.id).where(InventoryItem.shop_id == shop_id, InventoryItem.needs_publish).limit(1)
+        select(InventoryItem.id).where(InventoryItem.shop_id == shop_id,
+                                       or_(InventoryItem.needs_publish, cost_pending())).limit(1)
     ) is not None
 
 
@@ -285,5 +302,6 @@ def shops_with_mappings(session: Session) -> list[int]:
 
 def pending_shops(session: Session) -> list[int]:
     return list(session.scalars(
-        select(InventoryItem.shop_id).where(InventoryItem.needs_publish).group_by(InventoryItem.shop_id)
+        select(InventoryItem.shop_id).where(or_(InventoryItem.needs_publish, cost_pending()))
+        .group_by(InventoryItem.shop_id)
     ))
