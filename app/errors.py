@@ -34,6 +34,13 @@ class Conflict(AppError):
     code = "conflict"
 
 
+class NotYetKnown(AppError):
+    """Input about something not received yet (a refund of an order whose own webhook has not
+    arrived): worth processing again a little later, and a plain refusal once it is too late."""
+
+    code = "not_yet_known"
+
+
 def register_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_: Request, error: AppError) -> JSONResponse:

@@ -14,17 +14,20 @@ call is in flight) and dies with that connection, so a killed process never leav
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.db import get_engine
+from app.db import get_engine, session_scope
 from app.orders.models import Order
+from app.orders.service import lock_store_order
 
 T = TypeVar("T")
+A = TypeVar("A")
+R = TypeVar("R")
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +35,7 @@ log = logging.getLogger(__name__)
 SUPPLIER_ORDER = 71001
 STORE_FULFILMENT = 71002
 SHOP_SUBSCRIPTIONS = 71003
+STORE_REFUND = 71004
 
 _TRY = text("SELECT pg_try_advisory_lock(:namespace, CAST(:object_id % 2147483648 AS integer))")
 _UNLOCK = text("SELECT pg_advisory_unlock(:namespace, CAST(:object_id % 2147483648 AS integer))")
@@ -72,3 +76,34 @@ def lock_with_order(session: Session, model: type[T], object_id: int) -> tuple[O
         return None, None
     order = session.get(Order, row.order_id, with_for_update={"key_share": True})
     return order, session.get(model, object_id, with_for_update=True, populate_existing=True)
+
+
+def lock_after_store_order(session: Session, model: type[T], object_id: int) -> tuple[Order | None, T | None]:
+    """Lock a row that belongs to an order, after the order's transaction lock (the one
+    app.orders.service takes for every snapshot): for work that may create or match rows the
+    order's webhooks also write (refunds, the claims that ask for them)."""
+    row = session.get(model, object_id)
+    if row is None:
+        return None, None
+    order = session.get(Order, row.order_id)
+    lock_store_order(session, order.shop_id, order.external_id)
+    return order, session.get(model, object_id, with_for_update=True, populate_existing=True)
+
+
+def carry_out(
+    namespace: int, object_id: int, *, begin: Callable[[Session], A | str], call: Callable[[A], R],
+    finish: Callable[[Session, A, R], str], busy: Callable[[], Exception],
+) -> tuple[str, R | None]:
+    """Steps 1-4 for one effect: `begin` records the attempt (or answers a status: nothing to do),
+    committed before `call` makes it with no transaction open; `finish` records the outcome.
+    Raises busy() when another runner holds the effect's lock."""
+    with advisory_lock(namespace, object_id) as acquired:
+        if not acquired:
+            raise busy()
+        with session_scope() as session:
+            attempt = begin(session)
+        if isinstance(attempt, str):
+            return attempt, None
+        result = call(attempt)
+        with session_scope() as session:
+            return finish(session, attempt, result), result

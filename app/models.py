@@ -3,12 +3,13 @@
 from app.disputes.models import Dispute
 from app.evidence.models import EvidenceEvent, LedgerHead
 from app.fulfilments.models import Shipment, StoreFulfilmentEvent
-from app.history.models import HistoryFulfillment, HistoryImport, HistoryRefund
+from app.history.models import HistoryFulfillment, HistoryImport
 from app.inventory.models import InventoryItem, SupplierStock
 from app.notifications.models import Notification
 from app.orders.models import Customer, DeliveryAddress, Order, OrderLine
 from app.outbox.models import OutboxMessage
 from app.privacy.models import PrivacyRequest
+from app.refunds.models import Refund
 from app.resolutions.models import Resolution
 from app.shops.models import Shop
 from app.suppliers.health_models import SupplierQueueEntry, SupplierSlaBreach
@@ -25,7 +26,6 @@ __all__ = [
     "EvidenceEvent",
     "HistoryFulfillment",
     "HistoryImport",
-    "HistoryRefund",
     "InventoryItem",
     "LedgerHead",
     "MappingImport",
@@ -34,6 +34,7 @@ __all__ = [
     "OrderFlag",
     "OrderLine",
     "OutboxMessage",
+    "Refund",
     "Resolution",
     "Shipment",
     "ShipmentAlert",

@@ -16,6 +16,8 @@ ROUTES = {
     "notifications.": "notifications",
     # Carrying out customers' resolutions (refunds at the store, reships via suppliers).
     "resolutions.": "store",
+    # Our refunds at the store (refundCreate) and the reads that confirm them.
+    "refunds.": "store",
     "outbox.": "maintenance",
     # Webhook subscriptions and the history import talk to the store's Admin API.
     "shops.": "store",

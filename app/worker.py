@@ -24,6 +24,7 @@ TASK_MODULES = [
     "app.suppliers.health_tasks",
     "app.notifications.tasks",
     "app.resolutions.tasks",
+    "app.refunds.tasks",
     "app.outbox.tasks",
     "app.shops.tasks",
     "app.tracking.tasks",
@@ -76,6 +77,8 @@ def create_celery() -> Celery:
             "tracking-poll-stale": {"task": "tracking.poll_stale", "schedule": 900.0},
             "tracking-detect-delays": {"task": "tracking.detect_delays", "schedule": 1800.0},
             "privacy-housekeeping": {"task": "privacy.housekeeping", "schedule": 60.0},
+            # Our refunds the store accepted with a pending transaction: read again until settled.
+            "refunds-reconcile-issued": {"task": "refunds.reconcile_issued", "schedule": 300.0},
         },
     )
     return app

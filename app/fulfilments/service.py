@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app import exactly_once
-from app.db import session_scope, utcnow
+from app.db import utcnow
 from app.errors import AppError
 from app.evidence import service as evidence
 from app.external_calls import Call
@@ -354,16 +354,11 @@ def push_to_store(shipment_id: int, *, transport: httpx.BaseTransport | None = N
 
     Raises ShipmentBusy while another task pushes it, StoreTemporaryError to be retried.
     """
-    with exactly_once.advisory_lock(exactly_once.STORE_FULFILMENT, shipment_id) as acquired:
-        if not acquired:
-            raise ShipmentBusy(f"shipment {shipment_id} is being pushed by another task")
-        with session_scope() as session:
-            attempt = _begin(session, shipment_id)
-        if isinstance(attempt, str):
-            return attempt
-        result = _call(attempt, transport)
-        with session_scope() as session:
-            outcome = _finish(session, attempt, result)
+    outcome, result = exactly_once.carry_out(
+        exactly_once.STORE_FULFILMENT, shipment_id, begin=lambda session: _begin(session, shipment_id),
+        call=lambda attempt: _call(attempt, transport), finish=_finish,
+        busy=lambda: ShipmentBusy(f"shipment {shipment_id} is being pushed by another task"),
+    )
     if outcome == "retry":
         raise StoreTemporaryError(result.error or "temporary store error")
     return outcome

@@ -19,7 +19,7 @@ query($first: Int!, $after: String, $query: String) {
         nodes { id sku title variantTitle quantity currentQuantity originalUnitPriceSet { shopMoney { amount } } }
       }
       fulfillments(first: 10) { legacyResourceId status displayStatus createdAt trackingInfo { company number } }
-      refunds(first: 10) { legacyResourceId createdAt totalRefundedSet { shopMoney { amount currencyCode } } }
+      refunds(first: 10) { legacyResourceId createdAt note totalRefundedSet { shopMoney { amount currencyCode } } }
       disputes { id initiatedAs status }
     }
   }

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, TimestampMixin
@@ -26,6 +25,7 @@ class HistoryImport(TimestampMixin, Base):
     orders_total: Mapped[int | None]
     orders_seen: Mapped[int] = mapped_column(default=0)
     orders_imported: Mapped[int] = mapped_column(default=0)
+    # Refunds are stored in app.refunds (every refund of an order, one table); counted here.
     refunds: Mapped[int] = mapped_column(default=0)
     fulfillments: Mapped[int] = mapped_column(default=0)
     # Disputes are stored in app.disputes (the table the privacy rules read); counted here.
@@ -33,19 +33,6 @@ class HistoryImport(TimestampMixin, Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
-
-
-class HistoryRefund(Base):
-    __tablename__ = "history_refunds"
-    __table_args__ = (UniqueConstraint("shop_id", "external_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
-    external_id: Mapped[int]
-    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
-    currency: Mapped[str] = mapped_column(String(3))
-    refunded_at: Mapped[datetime]
 
 
 class HistoryFulfillment(Base):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -24,9 +23,11 @@ from app.db import get_sessionmaker, utcnow
 from app.disputes.models import Dispute
 from app.evidence import service as evidence
 from app.history.mapping import ORDERS_COUNT, ORDERS_PAGE, PAGE_SIZE, gid_number, rest_order
-from app.history.models import HistoryFulfillment, HistoryImport, HistoryRefund
+from app.history.models import HistoryFulfillment, HistoryImport
 from app.orders import service as orders
 from app.orders.models import Order
+from app.refunds import records as refund_records
+from app.refunds import service as refunds
 from app.shops.admin_client import AdminClient, AdminError
 from app.shops.models import Shop
 
@@ -85,12 +86,12 @@ def _store_page(session: Session, shop: Shop, row: HistoryImport, nodes: list[di
         else:
             order, _ = orders.apply_snapshot(session, shop, "orders/imported", payload, kind="order.imported")
             row.orders_imported += 1
-        row.refunds += _insert(session, HistoryRefund, [
-            {"shop_id": shop.id, "order_id": order.id, "external_id": int(r["legacyResourceId"]),
-             "amount": Decimal(r["totalRefundedSet"]["shopMoney"]["amount"]),
-             "currency": r["totalRefundedSet"]["shopMoney"]["currencyCode"][:3], "refunded_at": _time(r["createdAt"])}
-            for r in node.get("refunds") or [] if r.get("createdAt")
-        ])
+        orders.lock_store_order(session, shop.id, order.external_id)
+        for raw in node.get("refunds") or []:
+            # Past refunds join the one refund table: a refund we issued is matched to its own row.
+            report = refund_records.from_graphql(raw, order_external_id=order.external_id)
+            _, new = refunds.apply_report(session, shop, report, via="history", order=order)
+            row.refunds += new
         row.fulfillments += _insert(session, HistoryFulfillment, [
             {"shop_id": shop.id, "order_id": order.id, "external_id": int(f["legacyResourceId"]),
              "status": f["status"].lower(), "display_status": (f.get("displayStatus") or "").lower() or None,

@@ -33,6 +33,9 @@ class InventoryItem(TimestampMixin, Base):
     supplier_quantity: Mapped[int | None]
     published_quantity: Mapped[int | None]
     unit_cost: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))
+    # The unit cost the store holds (read with the catalogue, or written by us): the cost is
+    # written with inventoryItemUpdate whenever unit_cost differs from it.
+    store_cost: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))
     needs_publish: Mapped[bool] = mapped_column(default=False, server_default="false")
     # When the oldest supplier change not yet in the store was observed: the start of the sync lag.
     supplier_changed_at: Mapped[datetime | None]
@@ -52,6 +55,7 @@ class SupplierStock(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), index=True)
     supplier_id: Mapped[int] = mapped_column(ForeignKey("suppliers.id"))
+    # The product, or one variant of it (app.inventory.service.stock_key: "<product>|<sku_attr>").
     supplier_sku: Mapped[str] = mapped_column(String(255))
     quantity: Mapped[int]
     unit_cost: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))

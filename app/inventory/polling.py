@@ -50,6 +50,16 @@ def _apply(supplier_id: int, found: list[service.Level]) -> None:
         found.clear()
 
 
+def _levels(sku: str, levels: list) -> list[service.Level]:
+    """Each variant's own stock (a store variant mapped to one shows that variant's quantity, not
+    the product's), and the product's total for mappings that name no variant."""
+    prices = [level.price for level in levels if level.price is not None]
+    found = [service.Level(service.stock_key(sku, level.variant), max(level.available, 0), level.price)
+             for level in levels if level.variant]
+    found.append(service.Level(sku, sum(max(level.available, 0) for level in levels), prices[0] if prices else None))
+    return found
+
+
 def poll_supplier(supplier_id: int, *, transport: httpx.BaseTransport | None = None, limit: int = POLL_LIMIT) -> int:
     """Ask one supplier for the stock of its mapped products; returns how many answers were applied."""
     with session_scope() as session:
@@ -73,9 +83,7 @@ def poll_supplier(supplier_id: int, *, transport: httpx.BaseTransport | None = N
                     break
                 continue
             resilience.after_call(supplier, None, ok=True)
-            prices = [level.price for level in levels if level.price is not None]
-            found.append(service.Level(sku, sum(max(level.available, 0) for level in levels),
-                                       prices[0] if prices else None))
+            found.extend(_levels(sku, levels))
             applied += 1
             if len(found) >= APPLY_EVERY:
                 _apply(supplier_id, found)

@@ -1,4 +1,5 @@
-"""Carrying stock to the store: the catalogue read and inventorySetQuantities in batches of 250.
+"""Carrying stock to the store: the catalogue read, inventorySetQuantities in batches of 250, and
+unit costs with inventoryItemUpdate(cost), several per request.
 
 Each set is a compare-and-set: `changeFromQuantity` is the store quantity we last saw or set. A
 stale one (a sale, a merchant's edit) refuses the batch; we re-read those items and send again.
@@ -9,6 +10,10 @@ Cost: every answer carries the shop's leaky bucket (throttleStatus). Before each
 until the bucket holds the call's cost plus a reserve kept for other work (fulfilment pushes), so
 a steady sync is never THROTTLED, and each call carries as much as Shopify allows (250
 quantities per mutation, the largest catalogue page under the 1,000-point single-query cap).
+
+Costs: inventoryItemUpdate takes one item, so up to COST_BATCH of them travel as aliased fields of
+one request (10 points each). A cost is written when the supplier's unit cost differs from the one
+we last wrote; setting an absolute value twice changes nothing, so a retry needs no key.
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -55,6 +61,24 @@ mutation($input: InventorySetQuantitiesInput!, $key: String!) {
 }
 """
 LOCATIONS = "query { locations(first: 5) { nodes { id name isActive } } }"
+# 40 mutations of 10 points plus their objects: about half the 1,000-point single-query cap.
+COST_BATCH = 40
+COST_PER_UPDATE = 12
+# Costs cost 10 points an item, so a first sync of a large catalogue takes a while: each publish
+# writes at most this many requests of them, after the quantities, and the beat's next publish
+# continues. Stock stays fresh while costs catch up.
+COST_REQUESTS_PER_RUN = 5
+
+
+def cost_updates(count: int) -> str:
+    """One request setting the unit cost of `count` items (aliases c0, c1, ...)."""
+    variables = ", ".join(f"$id{i}: ID!, $cost{i}: Decimal!" for i in range(count))
+    fields = "\n".join(
+        f"  c{i}: inventoryItemUpdate(id: $id{i}, input: {{cost: $cost{i}}}) "
+        "{ inventoryItem { id unitCost { amount } } userErrors { field message } }"
+        for i in range(count)
+    )
+    return f"mutation({variables}) {{\n{fields}\n}}"
 CATALOGUE = """
 query($first: Int!, $after: String, $location: ID!) {
   inventoryItems(first: $first, after: $after) {
@@ -117,6 +141,7 @@ class Budget:
 @dataclass
 class Report:
     items: int = 0  # store quantities set
+    costs: int = 0  # unit costs written
     unchanged: int = 0  # already right in the store: no call needed
     failed: int = 0
     mutations: int = 0
@@ -127,7 +152,7 @@ class Report:
     skipped_shop_uninstalled: bool = False
 
     def as_data(self) -> dict[str, Any]:
-        return {"items": self.items, "unchanged": self.unchanged, "failed": self.failed,
+        return {"items": self.items, "costs": self.costs, "unchanged": self.unchanged, "failed": self.failed,
                 "mutations": self.mutations, "reads": self.reads, "conflicts": self.conflicts,
                 "calls": self.budget.calls, "requested_cost": self.budget.requested,
                 "actual_cost": self.budget.actual, "waited_s": round(self.budget.waited_s, 2),
@@ -264,7 +289,59 @@ def publish(shop_id: int, *, transport: httpx.BaseTransport | None = None) -> Re
                     break
                 after_id = plan[-1].id
                 _publish_batch(client, report, shop, plan)
+            _publish_costs(client, report, shop)
     return report
+
+
+def _cost_batch(session: Session, shop_id: int, after_id: int) -> list[tuple[int, str, Decimal]]:
+    rows = session.execute(
+        select(InventoryItem.id, InventoryItem.inventory_item_id, func.round(InventoryItem.unit_cost, 2))
+        .where(InventoryItem.shop_id == shop_id, service.cost_pending(), InventoryItem.id > after_id)
+        .order_by(InventoryItem.id).limit(COST_BATCH)
+    ).all()
+    # One inventory item may sit at several locations: its cost is the item's, written once.
+    seen: set[str] = set()
+    return [(row_id, gid, cost) for row_id, gid, cost in rows if not (gid in seen or seen.add(gid))]
+
+
+def _publish_costs(client: AdminClient, report: Report, shop: Shop) -> None:
+    """Write the suppliers' unit costs to the store (what Shopify's margin reports use)."""
+    after_id = 0
+    for _ in range(COST_REQUESTS_PER_RUN):
+        with session_scope() as session:
+            batch = _cost_batch(session, shop.id, after_id)
+        if not batch:
+            return
+        after_id = batch[-1][0]
+        variables = {}
+        for i, (_, gid, cost) in enumerate(batch):
+            variables[f"id{i}"], variables[f"cost{i}"] = gid, str(cost)
+        data = _call(client, report.budget, cost_updates(len(batch)), variables, COST_PER_UPDATE * len(batch))
+        report.mutations += 1
+        written, refused = [], {}
+        for i, (_, gid, cost) in enumerate(batch):
+            payload = data.get(f"c{i}") or {}
+            errors = payload.get("userErrors") or []
+            if errors or not payload.get("inventoryItem"):
+                refused[gid] = "; ".join(str(e.get("message")) for e in errors)[:300] or "no item returned"
+            else:
+                written.append((gid, cost))
+        report.costs += len(written)
+        report.failed += len(refused)
+        with session_scope() as session:
+            for gid, cost in written:
+                session.execute(update(InventoryItem).where(
+                    InventoryItem.shop_id == shop.id, InventoryItem.inventory_item_id == gid).values(store_cost=cost))
+            for gid, reason in refused.items():
+                # Not asked again until the supplier's cost changes: store_cost takes the wanted value.
+                session.execute(update(InventoryItem).where(
+                    InventoryItem.shop_id == shop.id, InventoryItem.inventory_item_id == gid)
+                    .values(store_cost=func.round(InventoryItem.unit_cost, 2), last_error=f"cost: {reason}"))
+            evidence.record(
+                session, chain=shop.domain, shop_id=shop.id, kind="inventory.costs_published", source="dropguard",
+                data={"written": len(written), "refused": len(refused), "currency": shop.currency,
+                      "errors": sorted(set(refused.values()))[:5]},
+            )
 
 
 def _reread(client: AdminClient, report: Report, plan: list[Planned]) -> None:

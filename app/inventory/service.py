@@ -86,8 +86,18 @@ def _mappings_for_items(session: Session, shop_id: int, items: list[InventoryIte
     }
 
 
+def stock_key(supplier_sku: str, supplier_variant: str | None) -> str:
+    """Where one sellable unit's stock is kept: the supplier product, or one variant of it when the
+    supplier counts stock per variant under one product (AliExpress: product id and sku_attr)."""
+    return f"{supplier_sku}|{supplier_variant}"[:255] if supplier_variant else supplier_sku
+
+
+def mapping_key(mapping: VariantMapping) -> str:
+    return stock_key(mapping.supplier_sku, mapping.supplier_variant)
+
+
 def _stock_for(session: Session, mappings: list[VariantMapping]) -> dict[tuple[int, str], SupplierStock]:
-    pairs = {(m.supplier_id, m.supplier_sku) for m in mappings}
+    pairs = {(m.supplier_id, mapping_key(m)) for m in mappings}
     if not pairs:
         return {}
     rows = session.scalars(
@@ -99,16 +109,30 @@ def _stock_for(session: Session, mappings: list[VariantMapping]) -> dict[tuple[i
     return {(s.supplier_id, s.supplier_sku): s for s in rows if (s.supplier_id, s.supplier_sku) in pairs}
 
 
+def cost_to_write(item: InventoryItem) -> Decimal | None:
+    """The unit cost the store should hold, when it is not the one we last wrote there."""
+    if item.unit_cost is None:
+        return None
+    wanted = Decimal(item.unit_cost).quantize(Decimal("0.01"))
+    return None if item.store_cost is not None and Decimal(item.store_cost) == wanted else wanted
+
+
+def cost_pending():
+    """SQL: the item's supplier cost is not yet the one in the store (see cost_to_write)."""
+    wanted = func.round(InventoryItem.unit_cost, 2)
+    return InventoryItem.unit_cost.is_not(None) & InventoryItem.store_cost.is_distinct_from(wanted)
+
+
 def recompute(session: Session, shop: Shop, items: list[InventoryItem], *, observed_at: datetime | None = None) -> int:
     """Refresh supplier quantity and unit cost of the items from what suppliers said; mark the
-    ones whose store quantity must change. Returns how many were marked."""
+    ones whose store quantity must change. Returns how many need a publish (a quantity or a cost)."""
     if not items:
         return 0
     mappings = _mappings_for_items(session, shop.id, items)
     stock = _stock_for(session, [m for ms in mappings.values() for m in ms])
     buffer, marked = safety_buffer(shop), 0
     for item in items:
-        known = [(m, stock.get((m.supplier_id, m.supplier_sku))) for m in mappings.get(item.id, [])]
+        known = [(m, stock.get((m.supplier_id, mapping_key(m)))) for m in mappings.get(item.id, [])]
         reported = [(m, s) for m, s in known if s is not None]
         item.supplier_quantity = sum(max(s.quantity, 0) for _, s in reported) if reported else None
         in_stock = [(m, s) for m, s in reported if s.quantity > 0] or reported
@@ -123,6 +147,8 @@ def recompute(session: Session, shop: Shop, items: list[InventoryItem], *, obser
             if not item.needs_publish:
                 item.needs_publish = True
                 item.supplier_changed_at = observed_at or utcnow()
+            marked += 1
+        elif cost_to_write(item) is not None:
             marked += 1
         _check_margin(session, shop, item)
     session.flush()
@@ -149,13 +175,14 @@ def _check_margin(session: Session, shop: Shop, item: InventoryItem) -> None:
                         source="dropguard", data=data)
 
 
-def items_for_supplier_skus(session: Session, supplier: Supplier, supplier_skus: list[str]) -> list[InventoryItem]:
-    """The store items mapped to these supplier products, locked (id order) for the update."""
-    mappings = session.execute(
-        select(VariantMapping.variant_id, VariantMapping.sku).where(
-            VariantMapping.shop_id == supplier.shop_id, VariantMapping.supplier_id == supplier.id,
-            VariantMapping.supplier_sku.in_(supplier_skus))
-    ).all()
+def items_for_supplier_skus(session: Session, supplier: Supplier, stock_keys: list[str]) -> list[InventoryItem]:
+    """The store items mapped to these supplier products (or variants: stock_key), locked (id
+    order) for the update."""
+    wanted = set(stock_keys)
+    products = {key.split("|", 1)[0] for key in wanted}
+    mappings = [m for m in session.scalars(select(VariantMapping).where(
+        VariantMapping.shop_id == supplier.shop_id, VariantMapping.supplier_id == supplier.id,
+        VariantMapping.supplier_sku.in_(products | wanted))) if mapping_key(m) in wanted]
     variant_ids = {m.variant_id for m in mappings if m.variant_id is not None}
     skus = {m.sku for m in mappings if m.variant_id is None and m.sku}
     if not variant_ids and not skus:
@@ -182,7 +209,7 @@ def publish_started(shop_id: int) -> None:
 
 @dataclass(frozen=True)
 class Level:
-    """One supplier product's stock as a supplier reported it."""
+    """One supplier product's (or variant's: stock_key) stock as a supplier reported it."""
 
     sku: str
     quantity: int
@@ -261,7 +288,8 @@ def apply_supplier_levels(
 
 def has_pending(session: Session, shop_id: int) -> bool:
     return session.scalar(
-        select(InventoryItem.id).where(InventoryItem.shop_id == shop_id, InventoryItem.needs_publish).limit(1)
+        select(InventoryItem.id).where(InventoryItem.shop_id == shop_id,
+                                       or_(InventoryItem.needs_publish, cost_pending())).limit(1)
     ) is not None
 
 
@@ -274,5 +302,6 @@ def shops_with_mappings(session: Session) -> list[int]:
 
 def pending_shops(session: Session) -> list[int]:
     return list(session.scalars(
-        select(InventoryItem.shop_id).where(InventoryItem.needs_publish).group_by(InventoryItem.shop_id)
+        select(InventoryItem.shop_id).where(or_(InventoryItem.needs_publish, cost_pending()))
+        .group_by(InventoryItem.shop_id)
     ))

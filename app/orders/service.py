@@ -143,6 +143,12 @@ def _target_status(topic: str, payload: dict[str, Any]) -> str:
     return "open"
 
 
+def lock_store_order(session: Session, shop_id: int, external_id: int) -> None:
+    """The transaction-long lock of one store order, taken before anything else by every writer of
+    it (snapshots, refunds, claims), including before its row exists."""
+    session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"order:{shop_id}:{external_id}", 0))))
+
+
 def apply_snapshot(
     session: Session, shop: Shop, topic: str, payload: dict[str, Any], *, delivery_id: int | None = None,
     kind: str = "order.snapshot_applied",
@@ -158,7 +164,7 @@ def apply_snapshot(
     updated_at = _time(payload["updated_at"], "updated_at")
     # Serialises snapshots of one order across workers, including before its row exists: without
     # it, orders/create and orders/updated racing for a new order both insert and one fails.
-    session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"order:{shop.id}:{external_id}", 0))))
+    lock_store_order(session, shop.id, external_id)
     order = session.scalar(
         select(Order).where(Order.shop_id == shop.id, Order.external_id == external_id).with_for_update(key_share=True)
     )

@@ -1,71 +1,51 @@
 """Carrying out an approved remedy, exactly once.
 
-Refunds: refundCreate at the store with @idempotent(key:) derived from our ids, so a repeat (a
-retried task, a second worker, a crash after the store answered) returns the first refund instead
-of making another. The attempt is committed before the call and the result after it; the store
-call holds no row lock or transaction. Reships: a new supplier order with its own idempotency key,
-placed by the suppliers' exactly-once task. Store credit is granted by the merchant in the
-store's admin; approving it here records that decision.
+Refunds are asked of app.refunds (one implementation for claims, disputes and alerts): a refund
+row with a key derived from the resolution's id, issued at the store by the refunds task, and the
+claim completed only when the store confirmed the money went back (`refund_settled`). Reships: a
+new supplier order with its own idempotency key, placed by the suppliers' exactly-once task. Store
+credit is granted by the merchant in the store's admin; approving it here records that decision.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal
-
-import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from app import exactly_once
 from app.db import session_scope, utcnow
-from app.fulfilments.client import StoreClient, StoreError, StoreTemporaryError
 from app.orders.models import Order
 from app.outbox.service import enqueue
+from app.refunds import reasons
+from app.refunds import service as refunds
+from app.refunds.models import Refund
 from app.resolutions import service
 from app.resolutions.models import Resolution
 from app.shops import guard
-from app.shops import service as shops
 from app.shops.models import Shop
 from app.suppliers import service as suppliers
 from app.suppliers.models import SupplierOrder
 
-REFUND_CREATE = """
-mutation Refund($input: RefundInput!, $key: String!) {
-  refundCreate(input: $input) @idempotent(key: $key) {
-    refund { id totalRefundedSet { shopMoney { amount currencyCode } } }
-    userErrors { field message }
-  }
-}
-"""
-MAX_ATTEMPTS = 8
+REFUND_REMEDIES = ("full_refund", "partial_refund")
 
 
-class RetryLater(Exception):
-    """The store could not answer now; the task retries with backoff."""
+def refund_key(resolution: Resolution, number: int = 1) -> str:
+    """The idempotency key of the resolution's `number`-th refund (a later one follows a failed one)."""
+    base = f"dg-{resolution.shop_id}-{resolution.order_id}-refund-{resolution.id}"
+    return base if number == 1 else f"{base}-{number}"
 
 
-@dataclass(frozen=True)
-class RefundCall:
-    resolution_id: int
-    shop_domain: str
-    access_token: str
-    key: str
-    variables: dict
+def _lock(session: Session, resolution_id: int) -> tuple[Resolution | None, Order | None]:
+    """The order's lock first (a refund may be asked for), then the claim."""
+    order, resolution = exactly_once.lock_after_store_order(session, Resolution, resolution_id)
+    return resolution, order
 
 
-def refund_key(resolution: Resolution) -> str:
-    return f"dg-{resolution.shop_id}-{resolution.order_id}-refund-{resolution.id}"
-
-
-def _lock(session: Session, resolution_id: int) -> Resolution | None:
-    return session.scalar(select(Resolution).where(Resolution.id == resolution_id).with_for_update())
-
-
-def _complete(session: Session, shop: Shop, resolution: Resolution, kind: str, data: dict) -> None:
+def _complete(session: Session, shop: Shop, order: Order, resolution: Resolution, kind: str, data: dict) -> None:
     resolution.status, resolution.resolved_at, resolution.last_error = "completed", utcnow(), None
     service.record(session, shop, resolution, kind, data)
-    service.notify(session, session.get(Order, resolution.order_id), resolution)
+    service.notify(session, order, resolution)
 
 
 def _fail(session: Session, shop: Shop, resolution: Resolution, error: str) -> str:
@@ -75,7 +55,7 @@ def _fail(session: Session, shop: Shop, resolution: Resolution, error: str) -> s
     return "failed"
 
 
-def _reship(session: Session, shop: Shop, resolution: Resolution) -> str:
+def _reship(session: Session, shop: Shop, order: Order, resolution: Resolution) -> str:
     supplier = suppliers.default_supplier(session, shop.id)
     if supplier is None:
         return _fail(session, shop, resolution, "the shop has no default supplier to reship from")
@@ -92,97 +72,67 @@ def _reship(session: Session, shop: Shop, resolution: Resolution) -> str:
     else:
         enqueue(session, suppliers.PLACE_TASK, so_id)
     resolution.reship_supplier_order_id = so_id
-    _complete(session, shop, resolution, "resolution.reship_planned", {"supplier_order_id": so_id, "reference": key})
+    _complete(session, shop, order, resolution, "resolution.reship_planned", {"supplier_order_id": so_id, "reference": key})
     return "completed"
 
 
-def _begin(session: Session, resolution_id: int) -> RefundCall | str:
-    resolution = _lock(session, resolution_id)
-    if resolution is None:
-        return "missing"
-    if resolution.status != "approved":
-        return resolution.status
-    shop = session.get(Shop, resolution.shop_id)
-    if skipped := guard.skipped_uninstalled(session, shop, "resolution", resolution.id, order_id=resolution.order_id):
-        return skipped
-    if resolution.remedy == "reship":
-        return _reship(session, shop, resolution)
-    if resolution.remedy == "store_credit":
-        _complete(session, shop, resolution, "resolution.store_credit_recorded", {"issued_in": "store_admin"})
-        return "completed"
-    if resolution.remedy not in ("full_refund", "partial_refund") or not resolution.amount:
-        return _fail(session, shop, resolution, f"nothing to carry out for remedy {resolution.remedy!r}")
-    if resolution.attempts >= MAX_ATTEMPTS:
-        return _fail(session, shop, resolution, "the store did not accept the refund after several attempts")
-    order = session.get(Order, resolution.order_id)
-    resolution.attempts += 1
-    key = refund_key(resolution)
-    amount = str(Decimal(resolution.amount).quantize(Decimal("0.01")))
-    service.record(
-        session, shop, resolution, "resolution.refund_attempt",
-        {"attempt": resolution.attempts, "idempotency_key": key, "amount": amount, "currency": resolution.currency},
-    )
-    gid = f"gid://shopify/Order/{order.external_id}"
-    variables = {
-        "key": key,
-        "input": {
-            "orderId": gid,
-            "note": f"Dropguard resolution {resolution.id} ({resolution.reason})",
-            "notify": False,
-            "transactions": [{"orderId": gid, "gateway": "manual", "kind": "REFUND", "amount": amount}],
-        },
-    }
+def _refund(session: Session, shop: Shop, order: Order, resolution: Resolution) -> str:
+    # A run again (a retried task) finds the refund it asked for under the same key; only a failed
+    # one makes room for the next.
+    failed = session.scalar(select(func.count()).select_from(Refund).where(
+        Refund.resolution_id == resolution.id, Refund.status == "failed"))
+    key = refund_key(resolution, failed + 1)
+    if session.scalar(select(Refund.id).where(Refund.shop_id == shop.id, Refund.idempotency_key == key)):
+        return "refund_requested"
     try:
-        token = shops.access_token(shop)
-    except Exception as error:  # uninstalled shop: a clear failure in the queue, not a retry loop
-        return _fail(session, shop, resolution, str(error))
-    return RefundCall(resolution.id, shop.domain, token, key, variables)
+        refund = refunds.request_refund(
+            session, shop, order, amount=resolution.amount, reason=reasons.from_claim(resolution.reason),
+            issued_by="resolution", key=key, resolution_id=resolution.id,
+            note=f"Dropguard resolution {resolution.id} ({resolution.reason})",
+        )
+    except refunds.RefundError as error:
+        return _fail(session, shop, resolution, f"the refund cannot be made: {error.message}")
+    service.record(session, shop, resolution, "resolution.refund_requested",
+                   {"refund_id": refund.id, "amount": str(refund.amount), "idempotency_key": key})
+    return "refund_requested"
 
 
-def _finish(session: Session, call: RefundCall, *, refund: dict | None, error: str | None) -> str:
-    resolution = _lock(session, call.resolution_id)
-    shop = session.get(Shop, resolution.shop_id)
-    if resolution.status != "approved":
+def execute(resolution_id: int) -> str:
+    """Carry out an approved resolution (its refund is then issued by the refunds task)."""
+    with session_scope() as session:
+        resolution, order = _lock(session, resolution_id)
+        if resolution is None:
+            return "missing"
+        if resolution.status != "approved":
+            return resolution.status
+        shop = session.get(Shop, resolution.shop_id)
+        if skipped := guard.skipped_uninstalled(session, shop, "resolution", resolution.id, order_id=resolution.order_id):
+            return skipped
+        if resolution.remedy == "reship":
+            return _reship(session, shop, order, resolution)
+        if resolution.remedy == "store_credit":
+            _complete(session, shop, order, resolution, "resolution.store_credit_recorded", {"issued_in": "store_admin"})
+            return "completed"
+        if resolution.remedy not in REFUND_REMEDIES or not resolution.amount:
+            return _fail(session, shop, resolution, f"nothing to carry out for remedy {resolution.remedy!r}")
+        return _refund(session, shop, order, resolution)
+
+
+def refund_settled(resolution_id: int) -> str:
+    """The resolution's refund was confirmed by the store (the claim is completed) or failed."""
+    with session_scope() as session:
+        resolution, order = _lock(session, resolution_id)
+        if resolution is None:
+            return "missing"
+        refund = session.scalar(select(Refund).where(Refund.resolution_id == resolution.id)
+                                .order_by(Refund.id.desc()).limit(1))
+        if resolution.status != "approved" or refund is None:
+            return resolution.status
+        shop = session.get(Shop, resolution.shop_id)
+        if refund.status == "confirmed":
+            _complete(session, shop, order, resolution, "resolution.refund_confirmed",
+                      {"refund_id": refund.id, "external_id": refund.external_id, "amount": str(refund.amount)})
+            return "completed"
+        if refund.status == "failed":
+            return _fail(session, shop, resolution, refund.last_error or "the store did not make the refund")
         return resolution.status
-    if error:
-        return _fail(session, shop, resolution, error)
-    resolution.refund_id = refund["id"]
-    _complete(
-        session, shop, resolution, "resolution.refund_created",
-        {"refund_id": refund["id"], "idempotency_key": call.key,
-         "amount": ((refund.get("totalRefundedSet") or {}).get("shopMoney") or {}).get("amount")},
-    )
-    return "completed"
-
-
-def execute(resolution_id: int, *, transport: httpx.BaseTransport | None = None) -> str:
-    with session_scope() as session:
-        begun = _begin(session, resolution_id)
-    if isinstance(begun, str):
-        return begun
-    try:
-        with StoreClient(shop_domain=begun.shop_domain, access_token=begun.access_token, transport=transport) as store:
-            data = store.graphql(REFUND_CREATE, begun.variables)
-    except StoreTemporaryError as error:
-        with session_scope() as session:
-            shop = session.get(Shop, session.get(Resolution, resolution_id).shop_id)
-            service.record(session, shop, session.get(Resolution, resolution_id), "resolution.refund_attempt_failed",
-                           {"error": error.message[:500], "will_retry": True})
-        raise RetryLater(error.message) from error
-    except StoreError as error:
-        with session_scope() as session:
-            return _finish(session, begun, refund=None, error=error.message)
-    payload = data.get("refundCreate") or {}
-    problems = "; ".join(str(e.get("message")) for e in payload.get("userErrors") or [])
-    with session_scope() as session:
-        if problems or not payload.get("refund"):
-            return _finish(session, begun, refund=None, error=problems or "the store returned no refund")
-        return _finish(session, begun, refund=payload["refund"], error=None)
-
-
-def give_up(resolution_id: int, *, error: str) -> None:
-    """The last retry failed too: make it visible in the merchant's queue."""
-    with session_scope() as session:
-        resolution = _lock(session, resolution_id)
-        if resolution is not None and resolution.status == "approved":
-            _fail(session, session.get(Shop, resolution.shop_id), resolution, error)

@@ -19,6 +19,8 @@ class Resolution(TimestampMixin, Base):
     merchant's queue: outside policy or the customer asked the shop) -> approved | denied;
     awaiting_return (return first: the merchant confirms the return, then the refund runs);
     failed (the store or supplier refused for good; last_error says why, visible in the queue).
+    A refund remedy stays approved until the store confirms its refund (app.refunds, linked by
+    resolution_id), then completes.
     """
 
     __tablename__ = "resolutions"
@@ -55,9 +57,7 @@ class Resolution(TimestampMixin, Base):
     # customer (accepted an offer within policy) | merchant
     decided_by: Mapped[str | None] = mapped_column(String(16))
     merchant_note: Mapped[str | None] = mapped_column(Text)
-    refund_id: Mapped[str | None] = mapped_column(String(128))
     reship_supplier_order_id: Mapped[int | None] = mapped_column(ForeignKey("supplier_orders.id"))
-    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
     accepted_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]

@@ -119,7 +119,6 @@ def report(
         policy_version=policy.version,
         policy_digest=policies.digest(policy, policy_text),
         currency=order.currency,
-        attempts=0,
     )
     session.add(resolution)
     session.flush()

@@ -1,19 +1,20 @@
-"""Celery entry point for resolutions: carry out an approved remedy (thin; see executing)."""
+"""Celery entry points for resolutions: carry out an approved remedy, and hear how its refund went
+(thin; see executing)."""
 
 from __future__ import annotations
+
+from sqlalchemy.exc import OperationalError
 
 from app.resolutions import executing
 from app.worker import celery_app
 
-_DELAYS = (10, 30, 90, 270, 600)
+
+@celery_app.task(name="resolutions.execute", autoretry_for=(OperationalError,), max_retries=8, retry_backoff=True)
+def execute_resolution(resolution_id: int) -> str:
+    return executing.execute(resolution_id)
 
 
-@celery_app.task(name="resolutions.execute", bind=True, max_retries=len(_DELAYS))
-def execute_resolution(self, resolution_id: int) -> str:
-    try:
-        return executing.execute(resolution_id)
-    except executing.RetryLater as error:
-        if self.request.retries >= self.max_retries:
-            executing.give_up(resolution_id, error=f"the store kept failing: {error}")
-            return "failed"
-        raise self.retry(exc=error, countdown=_DELAYS[min(self.request.retries, len(_DELAYS) - 1)]) from error
+@celery_app.task(name="resolutions.refund_settled", autoretry_for=(OperationalError,), max_retries=8,
+                 retry_backoff=True)
+def refund_settled(resolution_id: int) -> str:
+    return executing.refund_settled(resolution_id)

@@ -10,7 +10,10 @@ Store (Shopify), under /sandbox/shopify:
   POST /_control/shops/{domain}/uninstall          revokes the token, sends app/uninstalled
   POST /_control/orders {shop, order, paid}        sends orders/create (+ orders/paid)
   GET  /_control/orders?shop=   GET /_control/orders/{id}   GET /_control/fulfillments?shop=
-  POST /_control/orders/{id}/pay   POST /_control/orders/{id}/cancel {reason?}
+  POST /_control/orders/{id}/pay   POST /_control/orders/{id}/cancel {reason?} (refunds what was paid)
+  POST /_control/orders/{id}/refunds {amount, note?, line_items?}   a merchant's refund in the admin
+  POST /_control/orders/{id}/refunds/{refund_id}/settle {status}    a pending refund goes through or fails
+  POST /_control/behaviour {shop, transaction_status?, hang_next?, hang_ms?, reset?}   refund behaviour
   POST /_control/throttle {shop, currently_available?, maximum_available?, restore_rate?, reset?}
   Inventory (items, levels, GraphQL usage log): see app/sandbox/store/inventory_routes.py.
   Control calls that cause webhooks answer after each webhook's first attempt; retries follow

@@ -23,6 +23,7 @@ from app.config import get_settings
 from app.db import utcnow
 from app.redis import get_redis, key
 from app.sandbox import delivery, runner
+from app.tracking import numbers
 from app.tracking.aggregators import aftership, seventeentrack
 
 NUMBER = re.compile(r"^[A-Za-z0-9-]{5,50}$")
@@ -213,8 +214,25 @@ def rejection(number: str, code: int, message: str) -> dict[str, Any]:
     return {"number": number, "error": {"code": code, "message": message}}
 
 
-def _carrier(item: dict[str, Any]) -> int:
-    return item["carrier"] if isinstance(item.get("carrier"), int) else 3011  # China Post's 17TRACK key
+# What the emulated aggregators recognise: every number of our own carrier table (app.tracking
+# numbers), and postal shapes (two letters, nine digits, two letters) whatever their check digit,
+# as 17TRACK and AfterShip do. Keys and slugs are the emulator's stand-ins for theirs.
+_POSTAL = re.compile(r"^[A-Z]{2}[0-9]{9}[A-Z]{2}$")
+_KEYS = {"s10": (3011, "china-post"), "cj_packet": (190271, "cjpacket"), "cainiao": (190008, "cainiao"),
+         "yunexpress": (190012, "yunexpress"), "fourpx": (190094, "4px"), "yanwen": (190112, "yanwen"),
+         "ups": (100002, "ups"), "fedex": (100003, "fedex"), "usps": (21051, "usps"), "dhl": (100001, "dhl")}
+
+
+def detect_carrier(number: str) -> tuple[int, str] | None:
+    """(17TRACK carrier key, AfterShip slug) of a number the emulators recognise, else None."""
+    found = numbers.validate(number)
+    if found is not None:
+        return _KEYS.get(found.carrier, (900000 + len(found.carrier), found.carrier.replace("_", "-")))
+    return _KEYS["s10"] if _POSTAL.fullmatch(numbers.normalise(number)) else None
+
+
+def _carrier(item: dict[str, Any], number: str) -> int:
+    return item["carrier"] if isinstance(item.get("carrier"), int) else detect_carrier(number)[0]
 
 
 def register_17track(items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -226,9 +244,11 @@ def register_17track(items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]],
             rejected.append(rejection(number, seventeentrack.INVALID_FORMAT, "Invalid tracking number format."))
         elif load(SEVENTEENTRACK, number):
             rejected.append(rejection(number, seventeentrack.ALREADY_REGISTERED, "Already registered."))
+        elif not isinstance(item.get("carrier"), int) and detect_carrier(number) is None:
+            rejected.append(rejection(number, seventeentrack.CARRIER_NOT_DETECTED, "The carrier cannot be detected."))
         elif not use_quota():
             rejected.append(rejection(number, seventeentrack.QUOTA_EXHAUSTED, "Quota exhausted."))
-        elif not new_parcel(SEVENTEENTRACK, number, carrier=(carrier := _carrier(item)), tag=item.get("tag"),
+        elif not new_parcel(SEVENTEENTRACK, number, carrier=(carrier := _carrier(item, number)), tag=item.get("tag"),
                             param=item.get("param")):
             get_redis().decr(_k("quota_used"))  # a concurrent twin registered it first
             rejected.append(rejection(number, seventeentrack.ALREADY_REGISTERED, "Already registered."))

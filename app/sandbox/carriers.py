@@ -113,7 +113,11 @@ def as_create(body: Any = Body(None), api_key: str | None = Header(None, alias="
     if existing := life.load(AS, number):
         return _as_answer(400, {"tracking": life.aftership_tracking(existing)}, "Tracking already exists.",
                           aftership.TRACKING_EXISTS)
-    parcel = life.new_parcel(AS, number, id=uuid.uuid4().hex, slug=body.get("slug") or "china-post",
+    detected = life.detect_carrier(number)
+    if not body.get("slug") and detected is None:
+        return _as_answer(400, {}, "Cannot detect courier. Activate courier at https://admin.aftership.com/settings/couriers.",
+                          aftership.COURIER_NOT_DETECTED)
+    parcel = life.new_parcel(AS, number, id=uuid.uuid4().hex, slug=body.get("slug") or detected[1],
                              order_id=body.get("order_id"), custom_fields=body.get("custom_fields"))
     if parcel is None:  # a concurrent twin created it between the check and here
         return _as_answer(400, {}, "Tracking already exists.", aftership.TRACKING_EXISTS)

@@ -1,7 +1,11 @@
 """Realistic demo customers and products: names, addresses, languages and currencies that fit.
 
-Phone numbers come from ranges reserved for fiction where a country has one, e-mail addresses
-from example domains, IP addresses from the documentation ranges: nothing reaches a real person.
+Phone numbers are valid mobile numbers for their country (the address check and the suppliers
+refuse any other; the drama ranges UK 07700 900 and France 06 39 98 are not valid numbers, so
+orders from them were held). Where a country's fiction range is itself valid it is used (US and
+Canada 555-01xx, Australia 0491 570); elsewhere the digits sit next to the numbering plan's own
+example number. They are never dialled: texts go to the sandbox's SMS emulator. E-mail addresses come from example domains, IP addresses from the
+documentation ranges: nothing reaches a real person.
 """
 
 from __future__ import annotations
@@ -43,14 +47,14 @@ COUNTRIES = (
             (("Manchester", None, "M1 1AE"), ("Leeds", None, "LS1 4DY"), ("Bristol", None, "BS1 5TR"),
              ("Edinburgh", None, "EH1 1YZ"), ("Cardiff", None, "CF10 1EP")),
             ("High Street", "Station Road", "Church Lane", "Victoria Road", "Mill Lane"),
-            True, "+447700900{n3}", 15),
+            True, "+4474001{n5}", 15),
     Country("FR", "fr", "fr-FR,fr;q=0.9,en;q=0.6", "EUR", Decimal("0.92"),
             ("Camille", "Lucas", "Léa", "Hugo", "Chloé", "Louis", "Manon", "Gabriel", "Inès", "Jules"),
             ("Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau"),
             (("Lyon", None, "69002"), ("Bordeaux", None, "33000"), ("Nantes", None, "44000"),
              ("Lille", None, "59000"), ("Toulouse", None, "31000")),
             ("rue de la République", "rue Victor Hugo", "avenue Jean Jaurès", "boulevard Gambetta", "rue Nationale"),
-            True, "+3363998{n4}", 12),
+            True, "+3361234{n4}", 12),
     Country("DE", "de", "de-DE,de;q=0.9,en;q=0.5", "EUR", Decimal("0.92"),
             ("Lukas", "Anna", "Leon", "Mia", "Finn", "Emma", "Paul", "Hannah", "Jonas", "Lea"),
             ("Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Hoffmann", "Koch"),
@@ -119,7 +123,8 @@ def _price(usd: str, country: Country) -> str:
 def _phone(rng: random.Random, country: Country) -> str:
     return country.phone.format(
         area=rng.choice(AREA_CODES.get(country.code, ("000",))), n3=f"{rng.randrange(1000):03d}",
-        n4=f"01{rng.randrange(100):02d}", n6=f"{rng.randrange(10**6):06d}",
+        n4=f"01{rng.randrange(100):02d}" if country.code in ("US", "CA") else f"{rng.randrange(10**4):04d}",
+        n5=f"{rng.randrange(10**5):05d}", n6=f"{rng.randrange(10**6):06d}",
     )
 
 

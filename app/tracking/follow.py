@@ -25,6 +25,9 @@ SANDBOX_PATHS = {"17track": "/sandbox/carriers/17track/track/v2.2",
                  "aftership": "/sandbox/carriers/aftership/tracking/2026-07"}
 POLL_TASK = "tracking.poll"
 FINAL = (Status.DELIVERED.value, Status.RETURNED.value, Status.INVALID.value)
+# The aggregator refused the number itself (not our key, quota or a passing failure).
+NUMBER_REFUSED = frozenset({seventeentrack.INVALID_FORMAT, seventeentrack.CARRIER_NOT_DETECTED,
+                            aftership.INVALID_NUMBER, aftership.COURIER_NOT_DETECTED})
 POLL_BATCH = 200
 
 
@@ -81,6 +84,8 @@ def register(shipment_id: int) -> str:
             alerts.record(session, session.get(Shop, shipment.shop_id), shipment, "tracking.register_failed",
                           {"provider": provider, "error": error.message[:500], "code": error.code,
                            "retryable": error.retryable})
+            if error.code in NUMBER_REFUSED and shipment.tracking_number == number:
+                service.unrecognised(session, shipment, provider=provider, error=error.message)
         raise
     with session_scope() as session:
         _, shipment = exactly_once.lock_with_order(session, Shipment, shipment_id)
@@ -89,6 +94,8 @@ def register(shipment_id: int) -> str:
         shipment.provider, shipment.registered_at = shipment.provider or provider, utcnow()
         alerts.record(session, session.get(Shop, shipment.shop_id), shipment, "tracking.registered",
                       {"provider": provider, "outcome": outcome})
+        # Taken by the aggregator: a lane's number (or one our table lacks) is announced now.
+        service.recognised(session, shipment, provider=provider)
     return outcome
 
 

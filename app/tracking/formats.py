@@ -40,6 +40,11 @@ CARRIER_NAMES = {
     "usps": "United States Postal Service",
     "yodel": "Yodel",
     "yunexpress": "YunExpress",
+    # Supplier lanes: the consolidators dropshipping suppliers hand parcels to.
+    "cj_packet": "CJ Packet",
+    "cainiao": "Cainiao",
+    "fourpx": "4PX",
+    "yanwen": "Yanwen",
 }
 
 
@@ -141,6 +146,9 @@ class Format:
     # matches the pattern, so that numbers printed without their leading digits weigh the same.
     serial_prefix: tuple[str, re.Pattern[str]] | None = None
     needs_s10_country: bool = False
+    # A supplier lane's number: a shape with no check digit, which many other strings also fit.
+    # Taken as a tracking number only once the aggregator recognises it (app.tracking.service).
+    needs_aggregator: bool = False
 
 
 def _format(
@@ -152,11 +160,12 @@ def _format(
     url: str | None = None,
     serial_prefix: tuple[str, str] | None = None,
     needs_s10_country: bool = False,
+    needs_aggregator: bool = False,
 ) -> Format:
     # ASCII: \d must not accept other scripts' digits, which int() would silently read.
     compiled = re.compile(pattern, re.ASCII | re.VERBOSE)
     prefix = (serial_prefix[0], re.compile(serial_prefix[1], re.ASCII)) if serial_prefix else None
-    return Format(format_id, name, carrier, compiled, checksum, url, prefix, needs_s10_country)
+    return Format(format_id, name, carrier, compiled, checksum, url, prefix, needs_s10_country, needs_aggregator)
 
 
 _UPS_URL = "https://wwwapps.ups.com/WebTracking/track?track=yes&trackNums=%s"
@@ -167,6 +176,8 @@ _DPD_URL = "https://www.dpdgroup.com/nl/mydpd/my-parcels/track?lang=en&parcelNum
 _ONTRAC_URL = "http://www.ontrac.com/tracking/?number=%s"
 _PUROLATOR_URL = "https://www.purolator.com/en/shipping/tracker?searchValue=%s"
 _ODFL_URL = "https://www.odfl.com/us/en/tools/trace-track-ltl-freight/trace.html?proNumbers=%s"
+# 17TRACK's public page follows every carrier it knows; for lanes without a public page of their own.
+_SEVENTEENTRACK_URL = "https://t.17track.net/en#nums=%s"
 
 _FEDEX_EXPRESS = WeightedSum((3, 1, 7, 3, 1, 7, 3, 1, 7, 3, 1), 11, 10)
 _FEDEX_LONG = WeightedSum((1, 7, 3, 1, 7, 3, 1, 7, 3, 1, 7, 3, 1), 11, 10)
@@ -470,8 +481,23 @@ FORMATS: tuple[Format, ...] = (
         "yunexpress",
         r"YT (?P<SerialNumber>[0-9]{16})",
         url="https://www.yuntrack.com/parcelTracking?id=%s",
+        needs_aggregator=True,
     ),
     _format("dhl_ecommerce_14", "DHL E-Commerce (14)", "dhl", r"(?P<SerialNumber>[0-9]{14})", url=_DHL_URL),
+    # Supplier lanes (ours, not in the upstream data): CJdropshipping's CJ Packet, AliExpress's
+    # Cainiao, 4PX and Yanwen. Their numbers have no check digit; the aggregator's recognition is
+    # what makes one a tracking number (needs_aggregator). Links go to the carriers' own pages.
+    _format("cj_packet", "CJ Packet", "cj_packet", r"CJPKL (?P<SerialNumber>[0-9A-Z]{8,14})",
+            url=_SEVENTEENTRACK_URL, needs_aggregator=True),
+    _format("cainiao", "Cainiao", "cainiao", r"LP (?P<SerialNumber>[0-9]{14})",
+            url="https://global.cainiao.com/newDetail.htm?mailNoList=%s", needs_aggregator=True),
+    _format("fourpx", "4PX", "fourpx", r"4PX (?P<SerialNumber>[0-9]{10,16}) CN",
+            url="https://track.4px.com/#/result/0/%s", needs_aggregator=True),
+    # Yanwen's own numbers look like S10 but end in YP, which is no UPU member's code.
+    _format("yanwen", "Yanwen", "yanwen", r"[A-Z]{2} (?P<SerialNumber>[0-9]{9}) YP",
+            url="https://track.yw56.com.cn/en/querydel?nums=%s", needs_aggregator=True),
 )
 
 FORMATS_BY_ID = {fmt.id: fmt for fmt in FORMATS}
+# Carriers of the supplier lanes above: ours, not in the upstream data.
+LANE_CARRIERS = frozenset({"cj_packet", "cainiao", "fourpx", "yanwen"})

@@ -31,6 +31,8 @@ class Match:
     number: str  # normalised: no spaces or dashes, upper case
     tracking_url: str | None
     country: str | None = None  # ISO code of the issuing post, S10 numbers only
+    # A supplier lane's number: believed only once the aggregator recognises it.
+    needs_aggregator: bool = False
 
 
 # --- public interface ---------------------------------------------------------------------------
@@ -65,7 +67,7 @@ def match_format(fmt: Format, number: str) -> Match | None:
             return None
         carrier_name = operator[1]
     url = fmt.tracking_url.replace("%s", normalised) if fmt.tracking_url else None
-    return Match(fmt.carrier, carrier_name, fmt.name, fmt.id, normalised, url, country)
+    return Match(fmt.carrier, carrier_name, fmt.name, fmt.id, normalised, url, country, fmt.needs_aggregator)
 
 
 def detect(number: str) -> list[Match]:

@@ -28,6 +28,9 @@ from app.tracking.statuses import Normalised, Reason, Status, supersedes, to_sho
 
 REGISTER_TASK = "tracking.register"
 INVALID_NUMBER = "invalid_number"
+# A supplier lane's number (no check digit) waits for the aggregator to recognise it.
+AWAITING_RECOGNITION = "awaiting_recognition"
+_HELD_FLAGS = (INVALID_NUMBER, AWAITING_RECOGNITION)
 # Status -> the customer's message stage when the parcel enters it.
 _STAGE_ON_ENTRY = {Status.OUT_FOR_DELIVERY: "out_for_delivery"}
 # Status -> the merchant alert raised when the parcel enters it (its customer message comes with it).
@@ -45,26 +48,62 @@ _NOT_A_SCAN = (Status.PENDING, Status.INFO_RECEIVED, Status.EXPIRED, Status.INVA
 
 
 def announceable(shipment: Shipment) -> bool:
-    """Whether the customer may be told about this shipment (an invalid number is held back)."""
-    return INVALID_NUMBER not in (shipment.flags or [])
+    """Whether the customer may be told about this shipment: not while the number is invalid, nor
+    while a supplier lane's number waits for the aggregator to recognise it."""
+    return not any(flag in _HELD_FLAGS for flag in shipment.flags or [])
+
+
+def _without_held(shipment: Shipment) -> list[str]:
+    return [flag for flag in shipment.flags or [] if flag not in _HELD_FLAGS]
+
+
+def _flag_invalid(session: Session, shop: Shop, order: Order, shipment: Shipment, data: dict) -> None:
+    shipment.flags = [*_without_held(shipment), INVALID_NUMBER]
+    alerts.record(session, shop, shipment, "shipment.number_invalid", {"carrier": shipment.carrier, **data})
+    alerts.raise_alert(session, shop, order, shipment, "invalid_number", {"carrier": shipment.carrier, **data})
 
 
 def check_number(session: Session, shop: Shop, order: Order, shipment: Shipment) -> bool:
-    """Validate the tracking number; an invalid one is flagged, recorded and alerted. Returns validity."""
+    """Validate the tracking number; an invalid one is flagged, recorded and alerted. Returns
+    whether it may be announced now (a lane's number waits for the aggregator: see recognised)."""
     match = numbers.validate(shipment.tracking_number)
-    flags = [flag for flag in shipment.flags or [] if flag != INVALID_NUMBER]
     if match is None:
-        shipment.flags = [*flags, INVALID_NUMBER]
-        alerts.record(session, shop, shipment, "shipment.number_invalid", {"carrier": shipment.carrier})
-        alerts.raise_alert(session, shop, order, shipment, "invalid_number", {"carrier": shipment.carrier})
+        _flag_invalid(session, shop, order, shipment, {})
         return False
-    shipment.flags = flags
+    shipment.flags = [*_without_held(shipment), *([AWAITING_RECOGNITION] if match.needs_aggregator else [])]
     shipment.carrier = shipment.carrier or match.carrier_name[:64]
     if not shipment.tracking_url and match.tracking_url and len(match.tracking_url) <= 1024:
         shipment.tracking_url = match.tracking_url
     alerts.record(session, shop, shipment, "shipment.number_checked",
-                  {"valid": True, "carrier": match.carrier, "format": match.format_id, "country": match.country})
+                  {"valid": True, "carrier": match.carrier, "format": match.format_id, "country": match.country,
+                   "awaiting_recognition": match.needs_aggregator})
+    return not match.needs_aggregator
+
+
+def recognised(session: Session, shipment: Shipment, *, provider: str) -> bool:
+    """The aggregator took the number: a lane's number (or one our table does not know) is a
+    tracking number after all; announced now if the order has shipped. True when that happened."""
+    order, shipment = exactly_once.lock_with_order(session, Shipment, shipment.id)
+    if announceable(shipment):
+        return False
+    shop = session.get(Shop, shipment.shop_id)
+    was_invalid = INVALID_NUMBER in (shipment.flags or [])
+    shipment.flags = _without_held(shipment)
+    if was_invalid:
+        alerts.resolve(session, shipment, ("invalid_number",), now=utcnow())
+    alerts.record(session, shop, shipment, "shipment.number_recognised",
+                  {"provider": provider, "was_invalid": was_invalid}, source=provider)
+    if order.status in ("shipped", "delivered"):
+        alerts.notify_customer(session, order, "shipped")
     return True
+
+
+def unrecognised(session: Session, shipment: Shipment, *, provider: str, error: str) -> None:
+    """The aggregator refused the number: a lane's number waiting for it is invalid after all."""
+    order, shipment = exactly_once.lock_with_order(session, Shipment, shipment.id)
+    if AWAITING_RECOGNITION in (shipment.flags or []):
+        _flag_invalid(session, session.get(Shop, shipment.shop_id), order, shipment,
+                      {"provider": provider, "reason": error[:300]})
 
 
 def on_shipment_created(session: Session, shop: Shop, order: Order, shipment: Shipment) -> None:
@@ -161,9 +200,10 @@ def _after_change(session: Session, shop: Shop, order: Order, shipment: Shipment
         # Its own ledger kind: the customer's timeline (app.status.timeline) shows "delivered" from it.
         alerts.record(session, shop, shipment, "shipment.delivered", {"provider": shipment.provider}, occurred_at=at)
     if not announceable(shipment) and new not in _NOT_A_SCAN:
-        # The carrier scanned a number our format check refused (a carrier our table lacks): the
-        # scan proves it; it is announced now, late rather than never.
-        shipment.flags = [flag for flag in shipment.flags or [] if flag != INVALID_NUMBER]
+        # The carrier scanned a number our format check refused (a carrier our table lacks) or a
+        # lane's number still waiting for recognition: the scan proves it; it is announced now,
+        # late rather than never.
+        shipment.flags = _without_held(shipment)
         alerts.resolve(session, shipment, ("invalid_number",), now=now)
         alerts.record(session, shop, shipment, "shipment.number_confirmed", {"status": new.value})
         if order.status in ("shipped", "delivered"):
@@ -178,7 +218,7 @@ def _after_change(session: Session, shop: Shop, order: Order, shipment: Shipment
     if new in _ALERT_ON_ENTRY:
         condition = _ALERT_ON_ENTRY[new]
         if condition == "invalid_number":
-            shipment.flags = [*(f for f in shipment.flags or [] if f != INVALID_NUMBER), INVALID_NUMBER]
+            shipment.flags = [*_without_held(shipment), INVALID_NUMBER]
         alerts.raise_alert(session, shop, order, shipment, condition,
                            {"status": new.value, "reason": shipment.status_reason,
                             "raw_status": shipment.raw_status, "raw_sub_status": shipment.raw_sub_status}, now=now)

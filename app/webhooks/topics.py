@@ -41,7 +41,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic("fulfillments/create", True),
     Topic("fulfillments/update", True),
     Topic("fulfillment_events/create", True),
-    Topic("refunds/create", True),
+    Topic("refunds/create", True, "app.refunds.service:apply_webhook"),
     Topic("disputes/create", True, "app.disputes.service:apply_webhook"),
     Topic("disputes/update", True, "app.disputes.service:apply_webhook"),
     Topic("products/update", True),

@@ -4,6 +4,7 @@ exactly once (rows and "order.imported" events), with refunds, fulfilments and d
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -13,9 +14,10 @@ from app.db import get_sessionmaker, utcnow
 from app.disputes.models import Dispute
 from app.evidence.models import EvidenceEvent
 from app.history.mapping import PAGE_SIZE
-from app.history.models import HistoryFulfillment, HistoryRefund
+from app.history.models import HistoryFulfillment
 from app.history.service import import_progress, run_import
 from app.orders.models import Order
+from app.refunds.models import Refund
 from app.shops.admin_client import AdminClient, AdminTemporaryError
 from tests.sandbox.receiver import Receiver
 from tests.shops.helpers import install_quietly, new_domain, store_url
@@ -50,7 +52,7 @@ def store_with_history(client, live_server):
             "line_items": [{"title": f"Item {n}", "sku": f"S-{n}", "price": "10.00", "quantity": 1}]}}, timeout=20)
         assert answer.status_code == 201, answer.text
         ids.append(answer.json()["order"]["id"])
-    assert httpx.post(f"{store_url()}/_control/orders/{ids[1]}/refunds", json={"amount": "4.00"}, timeout=10).status_code == 201
+    assert httpx.post(f"{store_url()}/_control/orders/{ids[1]}/refunds", json={"amount": "4.00", "note": "Arrived damaged"}, timeout=10).status_code == 201
     assert httpx.post(f"{store_url()}/_control/orders/{ids[-1]}/refunds", json={"amount": "10.00"}, timeout=10).status_code == 201
     assert httpx.post(f"{store_url()}/_control/orders/{ids[PAGE_SIZE + 1]}/disputes", json={}, timeout=10).status_code == 201
     yield install_quietly(domain), ids
@@ -91,7 +93,17 @@ def test_interrupted_import_resumes_and_imports_every_order_once(store_with_hist
     assert done["status"] == "completed" and done["percent"] == 100
     assert (done["orders_imported"], done["refunds"], done["disputes"]) == (ORDERS, 2, 1)
     assert paid == ORDERS
-    assert (_count(HistoryRefund, shop.id), _count(Dispute, shop.id), _count(HistoryFulfillment, shop.id)) == (2, 1, 0)
+    assert (_count(Refund, shop.id), _count(Dispute, shop.id), _count(HistoryFulfillment, shop.id)) == (2, 1, 0)
+    # Past refunds are refund records like any other: the store's, confirmed, with their reason.
+    with get_sessionmaker()() as session:
+        rows = session.execute(select(Refund.amount, Refund.status, Refund.issued_by, Refund.reason, Order.external_id,
+                                      Order.financial_status)
+                               .join(Order, Order.id == Refund.order_id).where(Refund.shop_id == shop.id)
+                               .order_by(Refund.amount)).all()
+    assert [tuple(r) for r in rows] == [
+        (Decimal("4.00"), "confirmed", "store", "damaged", ids[1], "partially_refunded"),
+        (Decimal("10.00"), "confirmed", "store", "unknown", ids[-1], "refunded"),
+    ]
 
     # Again from the start (a new run of the same window): nothing new, nothing doubled.
     assert run_import(shop.id, since=since - timedelta(days=1)) == "completed"
@@ -100,4 +112,8 @@ def test_interrupted_import_resumes_and_imports_every_order_once(store_with_hist
             EvidenceEvent.chain == shop.domain, EvidenceEvent.kind == "order.imported"))
         rerun = import_progress(session, shop.id)
     assert again == ORDERS and rerun["orders_imported"] == 0 and rerun["orders_seen"] == ORDERS
-    assert _count(Order, shop.id) == ORDERS and _count(HistoryRefund, shop.id) == 2
+    assert _count(Order, shop.id) == ORDERS and _count(Refund, shop.id) == 2
+    with get_sessionmaker()() as session:
+        recorded = session.scalar(select(func.count()).select_from(EvidenceEvent).where(
+            EvidenceEvent.chain == shop.domain, EvidenceEvent.kind == "refund.recorded"))
+    assert recorded == 2

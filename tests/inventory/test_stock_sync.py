@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -17,7 +18,7 @@ from app.inventory import publish, service
 from app.inventory.models import InventoryItem
 from app.shops.models import Shop
 from app.suppliers.models import Supplier
-from tests.inventory.helpers import items, levels, map_all, seed, set_level, usage
+from tests.inventory.helpers import items, levels, map_all, seed, set_level, store, usage
 from tests.suppliers.e2e import store_shop
 from tests.suppliers.helpers import events, hold_outbox
 
@@ -98,8 +99,9 @@ def test_compare_and_set_conflict_is_reread_and_retried(catalogue):
     (published,) = events(shop.domain, "inventory.published")
     assert published.data["conflicts"] == 1 and published.data["attempts"] == 2
     log = usage(shop)["log"][before:]
-    # Refused set, re-read of the stale item, set again: nothing was overwritten blindly.
-    assert [call["operation"] for call in log] == ["mutation", "query", "mutation"]
+    # Refused set, re-read of the stale item, set again: nothing was overwritten blindly (then the
+    # unit costs, written once in one request).
+    assert [call["operation"] for call in log] == ["mutation", "query", "mutation", "mutation"]
     assert items(shop)["MUG"].store_quantity == 9
 
 
@@ -147,3 +149,29 @@ def test_an_older_stock_message_never_overrides_a_newer_one(catalogue):
     with get_sessionmaker()() as session:
         tee = session.scalar(select(InventoryItem).where(InventoryItem.shop_id == shop.id, InventoryItem.sku == "TEE"))
         assert tee.supplier_quantity == 20
+
+
+def test_unit_costs_are_written_to_the_store_in_batches_and_only_when_they_change(catalogue):
+    shop, supplier = catalogue
+    _stock(shop, supplier, "MUG", 12, "6.50")
+    report = _publish(shop)
+    # Three items: MUG at the supplier's new cost, the others at their mapping's cost; one request.
+    assert report.costs == 3 and report.as_data()["costs"] == 3
+    store = {level["sku"]: level["cost"] for level in _levels_with_cost(shop)}
+    assert store == {"MUG": "6.50", "TEE": "8.00", "CAP": "8.00"}
+    cost_calls = [u for u in usage(shop)["log"] if u["operation"] == "mutation" and u["requested"] >= 30]
+    assert len(cost_calls) == 1  # the three updates in one request, within the bucket
+    assert all(i.store_cost == i.unit_cost.quantize(Decimal("0.01")) for i in items(shop).values())
+    # Nothing changed: no cost is written again.
+    assert _publish(shop).costs == 0
+    _stock(shop, supplier, "MUG", 12, "7.25")
+    assert _publish(shop).costs == 1
+    assert {level["sku"]: level["cost"] for level in _levels_with_cost(shop)}["MUG"] == "7.25"
+    (first, second) = events(shop.domain, "inventory.costs_published")
+    assert (first.data["written"], second.data["written"]) == (3, 1)
+
+
+def _levels_with_cost(shop: Shop) -> list[dict]:
+    response = httpx.get(store("/_control/inventory"), params={"shop": shop.domain}, timeout=60)
+    response.raise_for_status()
+    return response.json()["levels"]

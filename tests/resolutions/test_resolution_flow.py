@@ -19,6 +19,8 @@ from app.notifications.models import Notification
 from app.orders.models import Order
 from app.orders.service import apply_snapshot
 from app.outbox.models import OutboxMessage
+from app.refunds import issuing
+from app.refunds.models import Refund
 from app.resolutions import executing, service
 from app.resolutions.models import Resolution
 from app.suppliers.models import SupplierOrder
@@ -53,7 +55,8 @@ def _hold(db) -> None:
     db.flush()
     db.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.task_name.in_(["resolutions.execute", "notifications.send", "suppliers.place_order"]),
+        .where(OutboxMessage.task_name.in_(["resolutions.execute", "resolutions.refund_settled", "refunds.issue",
+                                            "notifications.send", "suppliers.place_order"]),
                OutboxMessage.dispatched_at.is_(None))
         .values(dispatched_at=utcnow())
     )
@@ -83,27 +86,42 @@ def test_full_refund_within_policy_happens_once_even_when_the_task_runs_twice(db
     db.commit()
     assert resolution.status == "approved"
 
-    assert executing.execute(resolution.id) == "completed"
-    assert executing.execute(resolution.id) == "completed"  # the task runs again: nothing new
-    # A crash after the store answered but before we recorded it: the retry sends the same key.
-    db.execute(update(Resolution).where(Resolution.id == resolution.id).values(status="approved", refund_id=None))
+    # The claim asks app.refunds for one refund; running again finds the same one.
+    assert executing.execute(resolution.id) == "refund_requested"
+    assert executing.execute(resolution.id) == "refund_requested"
+    (refund,) = db.scalars(select(Refund).where(Refund.resolution_id == resolution.id)).all()
+    assert (refund.issued_by, refund.reason, refund.amount) == ("resolution", "not_received", order.total_price)
+    db.expire_all()
+    assert db.get(Resolution, resolution.id).status == "approved"  # a refund asked for is not a refund made
+
+    assert issuing.issue(refund.id) == "confirmed"
+    assert issuing.issue(refund.id) == "confirmed"  # the task runs again: nothing new
+    # A crash after the store answered but before we recorded it: the retry finds our refund there.
+    db.execute(update(Refund).where(Refund.id == refund.id).values(status="requested", external_id=None))
     db.commit()
-    assert executing.execute(resolution.id) == "completed"
+    assert issuing.issue(refund.id) == "confirmed"
+    settled = db.scalars(select(OutboxMessage.args).where(OutboxMessage.task_name == "resolutions.refund_settled",
+                                                          OutboxMessage.args == [resolution.id])).all()
+    assert settled, "the claim hears that its refund is settled"
+    assert executing.refund_settled(resolution.id) == "completed"
+    assert executing.refund_settled(resolution.id) == "completed"
 
     refunds = _store_refunds(live_server, store["id"])
     assert len(refunds) == 1
-    assert Decimal(refunds[0]["amount"]) == order.total_price
+    assert Decimal(refunds[0]["transactions"][0]["amount"]) == order.total_price
     db.expire_all()
     done = db.get(Resolution, resolution.id)
-    assert done.refund_id == refunds[0]["admin_graphql_api_id"]
+    assert done.status == "completed"
+    assert db.get(Refund, refund.id).external_id == str(refunds[0]["id"])
     ledger = kinds(order.id, "resolution.")
     for kind in ("resolution.reported", "resolution.policy_accepted", "resolution.approved",
-                 "resolution.refund_attempt", "resolution.refund_created"):
+                 "resolution.refund_requested", "resolution.refund_confirmed"):
         assert kind in ledger, kind
+    assert ledger.count("resolution.refund_confirmed") == 1 and ledger.count("resolution.refund_requested") == 1
     (accepted,) = events(order.id, "resolution.policy_accepted")
     assert accepted.data["policy_digest"] == resolution.policy_digest and accepted.data["policy_version"]
     assert accepted.personal["ip"] == "203.0.113.7"
-    keys = {e.data["idempotency_key"] for e in events(order.id, "resolution.refund_attempt")}
+    keys = {e.data["idempotency_key"] for e in events(order.id, "refund.issue_attempt")}
     assert keys == {executing.refund_key(done)}
     stages = db.scalars(select(Notification.stage).where(Notification.order_id == order.id)).all()
     assert f"resolution_update:{resolution.id}.approved" in stages

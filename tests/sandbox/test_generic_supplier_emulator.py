@@ -54,7 +54,7 @@ def order_body(callback_url: str, *, reference: str | None = None, sku: str = "D
         "shop": "sbx-supplier.myshopify.com",
         "lines": [{"sku": sku, "title": "LED Sunset Lamp", "quantity": 2}, {"sku": None, "title": "Gift note", "quantity": 1}],
         "ship_to": {"name": "Ada Lovelace", "address1": "12 rue Victor Hugo", "address2": None, "city": "Lyon",
-                    "province_code": None, "zip": "69002", "country_code": "FR", "phone": "+33639980123"},
+                    "province_code": None, "zip": "69002", "country_code": "FR", "phone": "+33612340123"},
         "callback_url": callback_url,
     }
 

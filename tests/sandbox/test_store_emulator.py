@@ -27,7 +27,7 @@ PARTIAL_ORDER = {
     "locale": "fr",
     "customer": {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com"},
     "shipping_address": {"first_name": "Ada", "last_name": "Lovelace", "address1": "12 rue Victor Hugo",
-                         "city": "Lyon", "zip": "69002", "country_code": "FR", "phone": "+33639980123"},
+                         "city": "Lyon", "zip": "69002", "country_code": "FR", "phone": "+33612340123"},
     "shipping_lines": [{"title": "Standard Shipping", "price": "4.99"}],
     "line_items": [
         {"title": "LED Sunset Lamp", "sku": "DG-LSL-03", "price": "24.99", "quantity": 2, "product_id": 1,
@@ -371,9 +371,13 @@ def test_pay_and_cancel_send_their_webhooks(live_server, receiver):
                            json={"reason": "customer"}, timeout=10).json()
     assert cancelled["order"]["cancelled_at"] and cancelled["order"]["financial_status"] == "refunded"
     assert cancelled["fulfillment_orders"][0]["status"] == "cancelled"
-    received = receiver.wait_for(5)
+    # Cancelling a paid order refunds it, as the admin's Cancel order does: a refund record too.
+    (refund,) = cancelled["order"]["refunds"]
+    assert [(t["kind"], t["status"], t["amount"]) for t in refund["transactions"]] == [
+        ("refund", "success", order["total_price"])]
+    received = receiver.wait_for(6)
     assert [r.header("X-Shopify-Topic") for r in received] == [
-        "orders/create", "orders/paid", "orders/updated", "orders/cancelled", "orders/updated"
+        "orders/create", "orders/paid", "orders/updated", "orders/cancelled", "refunds/create", "orders/updated"
     ]
 
 

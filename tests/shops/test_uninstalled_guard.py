@@ -17,6 +17,8 @@ from app.fulfilments import service as fulfilments
 from app.fulfilments import updates
 from app.inventory import publish
 from app.notifications import sending
+from app.refunds import issuing
+from app.refunds import service as refunds
 from app.resolutions import executing
 from app.resolutions.models import Resolution
 from app.shops.guard import SKIPPED
@@ -120,13 +122,19 @@ def test_approved_refund_is_not_executed_after_uninstall(db, shop):
                                 policy_version="1", policy_digest="0" * 64, remedy="full_refund",
                                 amount=Decimal("10.00"), currency="USD")
         session.add(resolution)
+        refund = refunds.request_refund(session, session.get(Shop, shop.id), session.get(type(order), order.id),
+                                        amount=Decimal("10.00"), reason="damaged", issued_by="dispute",
+                                        key=f"dg-guard-{order.id}")
         session.commit()
-        resolution_id = resolution.id
+        resolution_id, refund_id = resolution.id, refund.id
     _uninstall(shop)
     store = Recorder()
-    assert executing.execute(resolution_id, transport=store.transport()) == SKIPPED
+    assert executing.execute(resolution_id) == SKIPPED
+    assert issuing.issue(refund_id, transport=store.transport()) == SKIPPED
+    assert issuing.issue(refund_id, transport=store.transport()) == SKIPPED
     assert store.calls == []
     assert len(_skipped(shop, "resolution")) == 1
+    assert len(_skipped(shop, "refund")) == 1
 
 
 @pytest.mark.parametrize("runs", [2])

@@ -323,7 +323,8 @@ def advance(order: dict[str, Any], to: str | None, end_reason: str | None, event
     if target not in STATUSES:
         raise HTTPException(400, f"unknown order_status {target}")
     if target in SHIPPED and not order["logistics_no"]:
-        order["logistics_no"] = "LP" + str(ms)[-10:] + secrets.token_hex(2).upper()
+        # Cainiao's shape: LP and fourteen digits.
+        order["logistics_no"] = "LP" + f"{ms % 10**12:012d}" + f"{secrets.randbelow(100):02d}"
         order["tracking"].append({"ms": ms, "name": "Shipped", "desc": event or "Parcel handed to the carrier"})
     if target == "FINISH":
         shipped = current in SHIPPED

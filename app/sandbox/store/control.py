@@ -7,7 +7,7 @@ from typing import Any
 
 from app.db import utcnow
 from app.sandbox import delivery
-from app.sandbox.store import orders, state, subscriptions, webhooks
+from app.sandbox.store import orders, refund_records, state, subscriptions, webhooks
 
 
 class ControlError(Exception):
@@ -50,7 +50,9 @@ def create_order(domain: str, partial: dict[str, Any], *, paid: bool) -> tuple[d
     order, fulfillment_orders = orders.build_order(
         partial, shop=shop, number=state.next_order_number(domain), ids=ids, paid=paid, now=utcnow()
     )
-    document = {"shop": domain, "order": order, "fulfillment_orders": fulfillment_orders}
+    document = {"shop": domain, "order": order, "fulfillment_orders": fulfillment_orders, "transactions": []}
+    if paid:
+        refund_records.add_sale(document, next(state.next_ids(1)), order["payment_gateway_names"][0], utcnow())
     state.save_new_order(domain, document)
     topics = ["orders/create"] + (["orders/paid"] if paid else [])
     return document, [webhooks.webhook(shop, topic, order) for topic in topics]
@@ -70,11 +72,15 @@ def _mutate(order_id: int, change) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def pay(order_id: int) -> tuple[dict, list[delivery.Delivery]]:
+    sale_id = next(state.next_ids(1))
+
     def change(document: dict[str, Any]) -> None:
         order = document["order"]
         if order["financial_status"] == "paid" or order["cancelled_at"]:
             raise ControlError(409, f"order is {order['financial_status']}, cancelled_at={order['cancelled_at']}")
+        refund_records.sales(document)  # an older document gets its (empty) transaction list first
         order.update(financial_status="paid", total_outstanding="0.00", payment_gateway_names=["shopify_payments"])
+        refund_records.add_sale(document, sale_id, "shopify_payments", utcnow())
 
     document, shop = _mutate(order_id, change)
     order = document["order"]
@@ -82,16 +88,29 @@ def pay(order_id: int) -> tuple[dict, list[delivery.Delivery]]:
 
 
 def cancel(order_id: int, reason: str) -> tuple[dict, list[delivery.Delivery]]:
+    """Cancel with a refund of what remains paid, as the admin's Cancel order does by default:
+    the refund record and its refunds/create go with the cancellation."""
+    ids = state.next_ids(10)
+    made: list[dict[str, Any]] = []
+
     def change(document: dict[str, Any]) -> None:
+        made.clear()  # a concurrent change makes the store run this again on the new document
         order = document["order"]
         if order["cancelled_at"]:
             raise ControlError(409, "order is already cancelled")
         if order["fulfillment_status"] == "fulfilled":
             raise ControlError(409, "a fulfilled order cannot be cancelled")
-        now = orders.timestamp(utcnow())
-        refunded = order["financial_status"] == "paid"
-        order.update(cancelled_at=now, closed_at=now, cancel_reason=reason,
-                     financial_status="refunded" if refunded else "voided")
+        moment = utcnow()
+        now = orders.timestamp(moment)
+        refundable = refund_records.refundable(order) if order["financial_status"] != "pending" else 0
+        if refundable > 0:
+            made.append(refund_records.record(
+                document, ids=ids, now=moment, note=f"Order cancelled ({reason})", lines=[],
+                money=refund_records.allocate(document, refundable), status="success",
+            ))
+        order.update(cancelled_at=now, closed_at=now, cancel_reason=reason)
+        if not made and order["financial_status"] in ("pending", "authorized"):
+            order["financial_status"] = "voided"
         for fulfillment_order in document["fulfillment_orders"]:
             if fulfillment_order["status"] != "closed":
                 fulfillment_order["status"] = "cancelled"
@@ -99,7 +118,9 @@ def cancel(order_id: int, reason: str) -> tuple[dict, list[delivery.Delivery]]:
     document, shop = _mutate(order_id, change)
     order = document["order"]
     return document, [
-        webhooks.webhook(shop, "orders/cancelled", order), webhooks.webhook(shop, "orders/updated", order)
+        webhooks.webhook(shop, "orders/cancelled", order),
+        *[webhooks.webhook(shop, "refunds/create", refund) for refund in made],
+        webhooks.webhook(shop, "orders/updated", order),
     ]
 
 

@@ -21,6 +21,8 @@ class Answer:
     status: int
     body: dict[str, Any]
     deliveries: list[delivery.Delivery] = field(default_factory=list)
+    # How long to hold the answer back (a lost answer, set through the control API).
+    hold_seconds: float = 0.0
 
 
 def _errors(errors: list[GraphQLError]) -> Answer:
@@ -95,4 +97,4 @@ def run(shop_domain: str, token: str | None, payload: Any) -> Answer:
     if result.errors:
         body["errors"] = [error.formatted for error in result.errors]
     body["extensions"] = _cost_block(requested, actual, throttle)
-    return Answer(200, body, context["deliveries"])
+    return Answer(200, body, context["deliveries"], context.get("hold_seconds", 0.0))

@@ -1,11 +1,11 @@
 """Past orders for an app's history import: the `orders` connection with Shopify's search
-syntax for dates, `ordersCount`, and the refunds and disputes a store accumulates over time."""
+syntax for dates, `ordersCount`, and the disputes a store accumulates over time (refunds:
+app/sandbox/store/refunds.py)."""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from graphql import GraphQLError
@@ -13,7 +13,7 @@ from graphql import GraphQLError
 from app.db import utcnow
 from app.sandbox import delivery
 from app.sandbox.store import orders, state, webhooks
-from app.sandbox.store.control import ControlError, _mutate
+from app.sandbox.store.control import _mutate
 
 # created_at:>=2025-11-26T00:00:00Z, updated_at:<'2026-01-01' ... joined by spaces (AND).
 _TERM = re.compile(r"^(created_at|updated_at|processed_at):(>=|<=|>|<)?'?([^']+)'?$")
@@ -69,11 +69,6 @@ def order_fields(document: dict[str, Any]) -> dict[str, Any]:
     """The Order fields an import reads, beyond those the fulfilment flow uses."""
     order = document["order"]
     customer = order.get("customer") or {}
-    refunds = [
-        {"id": r["admin_graphql_api_id"], "legacyResourceId": str(r["id"]), "createdAt": r["created_at"],
-         "note": r.get("note"), "totalRefundedSet": money_bag(r["amount"], r["currency"])}
-        for r in order.get("refunds") or []
-    ]
     disputes = [
         {"id": orders.gid("ShopifyPaymentsDispute", d["id"]), "initiatedAs": d["type"].upper(),
          "status": d["status"].upper()}
@@ -91,35 +86,8 @@ def order_fields(document: dict[str, Any]) -> dict[str, Any]:
             "lastName": customer.get("last_name"), "phone": customer.get("phone"),
         } if customer.get("id") else None,
         "shippingAddress": _address(order.get("shipping_address")),
-        "refunds": lambda info, first=None: refunds[: first or None],
         "disputes": disputes,
     }
-
-
-def refund(order_id: int, amount: str, note: str | None) -> tuple[dict, list[delivery.Delivery]]:
-    refund_id = next(state.next_ids(1))
-    created: dict[str, Any] = {}
-
-    def change(document: dict[str, Any]) -> None:
-        order = document["order"]
-        already = sum((Decimal(r["amount"]) for r in order["refunds"]), Decimal(0))
-        if Decimal(amount) <= 0 or already + Decimal(amount) > Decimal(order["total_price"]):
-            raise ControlError(409, "refund amount must be positive and at most what remains paid")
-        now = orders.timestamp(utcnow())
-        created.update(
-            id=refund_id, admin_graphql_api_id=orders.gid("Refund", refund_id), order_id=order["id"],
-            created_at=now, processed_at=now, note=note, restock=False, amount=orders.money(Decimal(amount)),
-            currency=order["currency"], refund_line_items=[], order_adjustments=[],
-            transactions=[{"kind": "refund", "status": "success", "amount": orders.money(Decimal(amount)),
-                           "currency": order["currency"], "gateway": "shopify_payments"}],
-        )
-        order["refunds"].append(created)
-        full = already + Decimal(amount) == Decimal(order["total_price"])
-        order["financial_status"] = "refunded" if full else "partially_refunded"
-
-    document, shop = _mutate(order_id, change)
-    return document, [webhooks.webhook(shop, "refunds/create", created),
-                      webhooks.webhook(shop, "orders/updated", document["order"])]
 
 
 def dispute(order_id: int, kind: str, status: str, reason: str) -> tuple[dict, list[delivery.Delivery]]:

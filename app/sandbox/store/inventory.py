@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import redis
+
 from app.db import utcnow
 from app.redis import get_redis
 from app.sandbox.store import state
@@ -119,6 +121,26 @@ def get_items(domain: str, item_ids: list[int]) -> list[dict[str, Any]]:
     return [json.loads(r) for r in raw if r]
 
 
+def update_item(domain: str, item_id: int, changes: dict[str, Any]) -> dict[str, Any] | None:
+    """Change fields of one item record (cost, tracked, sku); None when the shop has no such item."""
+    client = get_redis()
+    with client.pipeline(transaction=True) as pipe:
+        while True:
+            try:
+                pipe.watch(k(domain, "items"))
+                raw = pipe.hget(k(domain, "items"), item_id)
+                if raw is None:
+                    pipe.unwatch()
+                    return None
+                record = {**json.loads(raw), **changes}
+                pipe.multi()
+                pipe.hset(k(domain, "items"), item_id, json.dumps(record))
+                pipe.execute()
+                return record
+            except redis.WatchError:
+                continue
+
+
 def item_ids_for_skus(domain: str, skus: set[str], limit: int) -> list[int]:
     """Sandbox search by SKU: a scan of the shop's items (fine at emulator sizes)."""
     found = []
@@ -146,7 +168,8 @@ def levels(domain: str) -> list[dict[str, Any]]:
     stored = client.hgetall(k(domain, "levels", str(where["id"])))
     items = {int(i): json.loads(raw) for i, raw in client.hgetall(k(domain, "items")).items()}
     return [
-        {"inventory_item_id": item_id, "sku": items.get(item_id, {}).get("sku"), "available": int(value)}
+        {"inventory_item_id": item_id, "sku": items.get(item_id, {}).get("sku"), "available": int(value),
+         "cost": items.get(item_id, {}).get("cost")}
         for item_id, value in sorted((int(i), v) for i, v in stored.items())
     ]
 

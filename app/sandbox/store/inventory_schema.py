@@ -6,6 +6,7 @@ Shapes and names follow Shopify's Admin API (2026-07): from 2026-04 inventorySet
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from graphql import GraphQLError, GraphQLResolveInfo
@@ -23,7 +24,10 @@ extend type QueryRoot {
 
 extend type Mutation {
   inventorySetQuantities(input: InventorySetQuantitiesInput!): InventorySetQuantitiesPayload
+  inventoryItemUpdate(id: ID!, input: InventoryItemInput!): InventoryItemUpdatePayload
 }
+input InventoryItemInput { cost: Decimal tracked: Boolean sku: String }
+type InventoryItemUpdatePayload { inventoryItem: InventoryItem userErrors: [UserError!]! }
 
 scalar Money
 
@@ -38,6 +42,7 @@ type InventoryItem {
   legacyResourceId: UnsignedInt64!
   sku: String
   tracked: Boolean!
+  unitCost: MoneyV2
   variant: ProductVariant!
   inventoryLevel(locationId: ID!): InventoryLevel
 }
@@ -106,6 +111,8 @@ def _item(domain: str, item: dict[str, Any], known: dict[int, int | None] | None
         "legacyResourceId": str(item["id"]),
         "sku": item.get("sku"),
         "tracked": item.get("tracked", True),
+        "unitCost": {"amount": item["cost"], "currencyCode": item.get("currency") or "USD"}
+        if item.get("cost") is not None else None,
         "variant": {"id": f"gid://shopify/ProductVariant/{item['variant_id']}", "sku": item.get("sku"),
                     "price": item.get("price", "0.00")},
         "inventoryLevel": level,
@@ -199,7 +206,26 @@ def _resolve_set(info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, A
     }
 
 
+def _resolve_update(info: GraphQLResolveInfo, id: str, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
+    """inventoryItemUpdate: the item's unit cost (in the shop's currency), tracking and SKU."""
+    domain = _domain(info)
+    item_id = parse_gid(id, "InventoryItem")
+    if item_id is None:
+        raise GraphQLError(f"Invalid global id '{id}'")
+    if "cost" in input and input["cost"] is not None and Decimal(str(input["cost"])) < 0:
+        return {"inventoryItem": None, "userErrors": [{"field": ["input", "cost"], "message": "Cost must be positive"}]}
+    updated = inventory.update_item(domain, item_id, {
+        **({"cost": str(Decimal(str(input["cost"])).quantize(Decimal("0.01"))) if input["cost"] is not None else None,
+            "currency": info.context["shop"]["currency"]} if "cost" in input else {}),
+        **{name: input[name] for name in ("tracked", "sku") if name in input},
+    })
+    if updated is None:
+        return {"inventoryItem": None, "userErrors": [{"field": ["id"], "message": "Inventory item does not exist"}]}
+    return {"inventoryItem": _item(domain, updated), "userErrors": []}
+
+
 ROOT = {
+    "inventoryItemUpdate": _resolve_update,
     "inventoryItems": _resolve_items,
     "inventoryItem": _resolve_item,
     "locations": _resolve_locations,

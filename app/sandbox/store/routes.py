@@ -6,6 +6,7 @@ order); failed deliveries are retried by the runner with Shopify's backoff.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -14,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
-from app.sandbox.store import control, cost, graphql_api, history, state, webhooks
+from app.sandbox.store import control, cost, graphql_api, history, refund_records, refunds, state, webhooks
 from app.sandbox.store.oauth_routes import router as oauth_router
 from app.shops.domains import is_shop_domain
 
@@ -41,9 +42,29 @@ class CancelIn(BaseModel):
     reason: str = Field(default="customer", pattern=r"^(customer|fraud|inventory|declined|other|staff)$")
 
 
+class RefundLineIn(BaseModel):
+    line_item_id: int
+    quantity: int = Field(default=1, ge=1)
+
+
 class RefundIn(BaseModel):
     amount: str = Field(pattern=r"^\d{1,10}(\.\d{1,2})?$")
     note: str | None = Field(default=None, max_length=255)
+    line_items: list[RefundLineIn] = Field(default_factory=list, max_length=100)
+
+
+class SettleIn(BaseModel):
+    status: str = Field(default="success", pattern=r"^(success|failure)$")
+
+
+class StoreBehaviourIn(BaseModel):
+    shop: str
+    # Refund transactions made from now on: success (default), pending (settled later) or failure.
+    transaction_status: str | None = Field(default=None, pattern="^(" + "|".join(refund_records.TRANSACTION_STATUSES) + ")$")
+    # Hold the next N refundCreate answers back for hang_ms after the refund is made (a lost answer).
+    hang_next: int | None = Field(default=None, ge=0, le=100)
+    hang_ms: int | None = Field(default=None, ge=0, le=120_000)
+    reset: bool = False
 
 
 class DisputeIn(BaseModel):
@@ -98,6 +119,9 @@ async def admin_graphql(request: Request, shop: str, version: str) -> JSONRespon
         return JSONResponse({"errors": "body is not valid JSON"}, status_code=400)
     token = request.headers.get("x-shopify-access-token")
     answer = await run_in_threadpool(graphql_api.run, shop, token, payload)
+    if answer.hold_seconds:
+        # The effect is made; only its answer (and so the webhooks after it) is late.
+        await asyncio.sleep(answer.hold_seconds)
     if answer.deliveries:
         # Shopify sends the webhooks of a mutation after answering it, from its own queue.
         await run_in_threadpool(webhooks.send_later, answer.deliveries)
@@ -164,7 +188,28 @@ async def control_refund(request: Request, order_id: int) -> JSONResponse:
     body = await _parse(request, RefundIn)
     if isinstance(body, JSONResponse):
         return body
-    return await _answer(history.refund, order_id, body.amount, body.note, status=201)
+    return await _answer(refunds.merchant_refund, order_id, body.amount, body.note,
+                         [line.model_dump() for line in body.line_items], status=201)
+
+
+@router.post("/_control/orders/{order_id}/refunds/{refund_id}/settle")
+async def control_settle_refund(request: Request, order_id: int, refund_id: int) -> JSONResponse:
+    body = await _parse(request, SettleIn)
+    if isinstance(body, JSONResponse):
+        return body
+    return await _answer(refunds.settle, order_id, refund_id, body.status)
+
+
+@router.post("/_control/behaviour")
+async def control_behaviour(request: Request) -> JSONResponse:
+    body = await _parse(request, StoreBehaviourIn)
+    if isinstance(body, JSONResponse):
+        return body
+    domain = body.shop.strip().lower()
+    if body.reset:
+        await run_in_threadpool(refunds.set_behaviour, domain, **refunds.DEFAULT_BEHAVIOUR)
+    rules = body.model_dump(exclude={"shop", "reset"})
+    return JSONResponse({"shop": domain, "behaviour": await run_in_threadpool(refunds.set_behaviour, domain, **rules)})
 
 
 @router.post("/_control/orders/{order_id}/disputes")

@@ -15,7 +15,7 @@ from graphql.execution.values import get_directive_values
 from app.sandbox.store import events, fulfil, history, inventory_schema, refunds, state, subscriptions
 from app.sandbox.store.sdl import SDL
 
-SCHEMA = build_schema(SDL + inventory_schema.SDL + refunds.extension(SDL + inventory_schema.SDL))
+SCHEMA = build_schema(SDL + inventory_schema.SDL + refunds.SDL)
 MAX_PAGE = 250
 FULFILLMENT_STATUS = {None: "UNFULFILLED", "partial": "PARTIALLY_FULFILLED", "fulfilled": "FULFILLED",
                       "restocked": "RESTOCKED"}
@@ -140,6 +140,7 @@ def _order(document: dict[str, Any]) -> dict[str, Any]:
             _fulfillment(document, f) for f in order["fulfillments"]
         ][: first or None],
         **history.order_fields(document),
+        **refunds.order_fields(document),
     }
 
 

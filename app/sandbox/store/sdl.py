@@ -76,7 +76,6 @@ type MailingAddress {
   firstName: String lastName: String name: String company: String address1: String address2: String
   city: String provinceCode: String zip: String countryCodeV2: String phone: String
 }
-type Refund { id: ID! legacyResourceId: UnsignedInt64! createdAt: DateTime note: String totalRefundedSet: MoneyBag! }
 enum DisputeType { CHARGEBACK INQUIRY }
 enum DisputeStatus { NEEDS_RESPONSE UNDER_REVIEW CHARGE_REFUNDED ACCEPTED WON LOST PREVENTED }
 type OrderDisputeSummary { id: ID! initiatedAs: DisputeType! status: DisputeStatus! }

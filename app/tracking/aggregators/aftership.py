@@ -35,6 +35,9 @@ PROVIDER = Provider.AFTERSHIP.value
 
 TRACKING_EXISTS = 4003
 TRACKING_NOT_FOUND = 4004
+INVALID_NUMBER = 4005
+# No courier's number format fits (AfterShip's auto-detection).
+COURIER_NOT_DETECTED = 4012
 
 
 def sign(body: bytes, secret: str) -> str:

@@ -1,7 +1,7 @@
 """evidence events carry the version of the hashing rules that made their digest and link
 
 Revision ID: 6d2f8b4e1a90
-Revises: 3c7e9a1d5b20
+Revises: 8d4b1f6c2a93
 Create Date: 2026-12-03 13:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "6d2f8b4e1a90"
-down_revision: str | None = "3c7e9a1d5b20"
+down_revision: str | None = "8d4b1f6c2a93"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
