@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 SUPPLIER_ORDER = 71001
 STORE_FULFILMENT = 71002
 SHOP_SUBSCRIPTIONS = 71003
+RISK_CARD = 71004
 
 _TRY = text("SELECT pg_try_advisory_lock(:namespace, CAST(:object_id % 2147483648 AS integer))")
 _UNLOCK = text("SELECT pg_advisory_unlock(:namespace, CAST(:object_id % 2147483648 AS integer))")

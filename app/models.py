@@ -10,6 +10,7 @@ from app.orders.models import Customer, DeliveryAddress, Order, OrderLine
 from app.outbox.models import OutboxMessage
 from app.privacy.models import PrivacyRequest
 from app.resolutions.models import Resolution
+from app.risk.models import RiskCard, RiskModel, RiskOutcome, RiskRate, RiskScore, RiskSignal
 from app.shops.models import Shop
 from app.suppliers.health_models import SupplierQueueEntry, SupplierSlaBreach
 from app.suppliers.models import Supplier, SupplierOrder
@@ -35,6 +36,12 @@ __all__ = [
     "OrderLine",
     "OutboxMessage",
     "Resolution",
+    "RiskCard",
+    "RiskModel",
+    "RiskOutcome",
+    "RiskRate",
+    "RiskScore",
+    "RiskSignal",
     "Shipment",
     "ShipmentAlert",
     "Shop",

@@ -28,6 +28,7 @@ TASK_MODULES = [
     "app.shops.tasks",
     "app.tracking.tasks",
     "app.privacy.tasks",
+    "app.risk.tasks",
 ]
 
 
@@ -76,6 +77,9 @@ def create_celery() -> Celery:
             "tracking-poll-stale": {"task": "tracking.poll_stale", "schedule": 900.0},
             "tracking-detect-delays": {"task": "tracking.detect_delays", "schedule": 1800.0},
             "privacy-housekeeping": {"task": "privacy.housekeeping", "schedule": 60.0},
+            # New outcome facts and the history counts live risk scores read; models retrained daily.
+            "risk-refresh-all": {"task": "risk.refresh_all", "schedule": 1800.0},
+            "risk-train-all": {"task": "risk.train_all", "schedule": 24 * 3600.0},
         },
     )
     return app
