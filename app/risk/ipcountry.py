@@ -69,7 +69,15 @@ def country_of(ip: str | None) -> str | None:
     return None
 
 
+_by_country: dict[int, dict[str, list[tuple[int, int]]]] = {}
+
+
 def ranges_of(country: str, version: int = 4) -> list[tuple[int, int]]:
     """The address ranges registered to a country (tests pick addresses from them)."""
-    starts, ends, codes = _get()[version]
-    return [(starts[i], ends[i]) for i, code in enumerate(codes) if code == country]
+    if version not in _by_country:
+        starts, ends, codes = _get()[version]
+        index: dict[str, list[tuple[int, int]]] = {}
+        for i, code in enumerate(codes):
+            index.setdefault(code, []).append((starts[i], ends[i]))
+        _by_country[version] = index
+    return _by_country[version].get(country, [])

@@ -22,7 +22,7 @@ from app.outbox.service import enqueue
 from app.risk import history, reasons, training
 from app.risk.features import FEATURES, OrderFacts, base_rate, vector
 from app.risk.models import RiskCard, RiskScore, RiskSignal
-from app.risk.scoring import Model, active_model
+from app.risk.scoring import Model, active_model  # noqa: F401 - active_model: the tests' handle
 from app.shops.models import Shop
 
 RESCORE_TASK = "risk.rescore_order"
@@ -123,7 +123,8 @@ def score_order(session: Session, order: Order, *, trigger: str, at: datetime | 
                   "model": {"kind": model.kind, "version": model.version}, "trigger": trigger[:48],
                   "previous_digest": previous, "digest": computed.digest},
         )
-        if can_publish(shop):
+        # Shopify refuses new assessments on fulfilled orders (ORDER_ALREADY_FULFILLED).
+        if can_publish(shop) and order.fulfillment_status != "fulfilled":
             _card(session, shop, order, computed)
     session.flush()
     return session.get(RiskScore, order.id, populate_existing=True)

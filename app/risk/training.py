@@ -4,9 +4,12 @@
   placed (a chargeback can come weeks later), and its label is whether a bad outcome (refund or
   dispute of any kind) happened within that window. Younger orders still count in the history
   the features read, never as examples.
-- Time split: the mature orders in time order; the oldest 60 % fit the regression, the next 20 %
-  calibrate it, the most recent 20 % (the held-out period) evaluate it against the rules and the
-  base rate. The model that is evaluated is the model that is used.
+- Time split: the mature orders in time order; the oldest 80 % train the regression, the most
+  recent 20 % (the held-out period) evaluate it against the rules and the base rate. The
+  calibration is learned inside the training period, forward in time: the training period is cut
+  in five blocks, and each of the last two is scored by a regression fitted on the blocks before
+  it only (as the deployed model will score the weeks after its training). The model that is
+  evaluated is the model that is used.
 - Landmarks: every fit order is an example at the moment it was placed and again two weeks later
   (with what had happened by then: a late supplier, no first scan, a complaint), unless its
   outcome was already known by then; the held-out period is scored at placement, as the paid
@@ -35,9 +38,11 @@ from app.risk.scoring import Rules
 from app.shops.models import Shop
 
 LANDMARKS = (timedelta(0), timedelta(days=14))
-FIT_SHARE, CALIBRATION_SHARE = 0.6, 0.2
-# Isotonic calibration needs enough positives to be smoother than Platt's two parameters.
-ISOTONIC_FROM = 40
+TRAIN_SHARE = 0.8
+FOLDS = 5
+CALIBRATION_BLOCKS = 2
+# Isotonic calibration needs many positives to be smoother than Platt's two parameters.
+ISOTONIC_FROM = 200
 CALIBRATION_BINS = 10
 
 
@@ -143,11 +148,10 @@ def train(session: Session, shop: Shop, *, now: datetime | None = None) -> Repor
     mature = [o for o in orders if o.placed_at <= cutoff]
     labels = {o.order_id: _label(o, known.get(o.order_id), label_days) for o in mature}
     positives = sum(labels.values())
-    n_fit = int(len(mature) * FIT_SHARE)
-    n_cal = int(len(mature) * CALIBRATION_SHARE)
-    fit, cal, test = mature[:n_fit], mature[n_fit:n_fit + n_cal], mature[n_fit + n_cal:]
+    n_train = int(len(mature) * TRAIN_SHARE)
+    train_part, test = mature[:n_train], mature[n_train:]
     needed = settings.risk_min_outcomes
-    if positives < needed or min(sum(labels[o.order_id] for o in part) for part in (fit, cal, test)) < 5:
+    if positives < needed or min(sum(labels[o.order_id] for o in part) for part in (train_part, test)) < 5:
         _, counts = sweep(orders, known, landmarks={})
         write_rates(session, shop.id, counts, now)
         reason = (f"{positives} refunded or disputed orders older than {label_days} days; "
@@ -159,33 +163,42 @@ def train(session: Session, shop: Shop, *, now: datetime | None = None) -> Repor
         return Report(shop=shop.domain, status="skipped", reason=reason)
 
     landmarks: dict[int, list[datetime]] = {}
-    for order in fit:
+    for order in train_part:
         outcome = known.get(order.order_id)
         landmarks[order.order_id] = [
             order.placed_at + offset for offset in LANDMARKS
             if offset == timedelta(0) or not (outcome and outcome.first_bad_at
                                               and outcome.first_bad_at <= order.placed_at + offset)
         ]
-    for order in cal + test:
+    for order in test:
         landmarks[order.order_id] = [order.placed_at]
     features, counts = sweep(orders, known, landmarks=landmarks)
 
     def rows(part: list[OrderFacts], all_landmarks: bool):
-        X, y, bases = [], [], []  # noqa: N806
-        for order in part:
+        X, y, bases, block = [], [], [], []  # noqa: N806
+        for index, order in enumerate(part):
             for moment in (landmarks[order.order_id] if all_landmarks else [order.placed_at]):
                 x, base = features[(order.order_id, moment)]
                 X.append(x)
                 y.append(labels[order.order_id])
                 bases.append(base)
-        return np.asarray(X, dtype=float), np.asarray(y, dtype=int), bases
+                block.append(index * FOLDS // len(part))
+        return np.asarray(X, dtype=float), np.asarray(y, dtype=int), bases, np.asarray(block)
 
-    X_fit, y_fit, _ = rows(fit, True)  # noqa: N806
-    X_cal, y_cal, _ = rows(cal, False)  # noqa: N806
-    X_test, y_test, base_test = rows(test, False)  # noqa: N806
+    X_fit, y_fit, _, blocks = rows(train_part, True)  # noqa: N806
+    X_test, y_test, base_test, _ = rows(test, False)  # noqa: N806
+    # Forward scores: each of the last blocks scored by a regression fitted on the blocks before it,
+    # so the calibration learns how scores map to outcomes on later orders the model never saw.
+    z_forward, y_forward = [], []
+    for block in range(FOLDS - CALIBRATION_BLOCKS, FOLDS):
+        past, held = blocks < block, blocks == block
+        if not held.any() or len(set(y_fit[past])) < 2:
+            continue
+        m, sc, c, b = _fit(X_fit[past], y_fit[past])
+        z_forward.append(((X_fit[held] - m) / sc) @ c + b)
+        y_forward.append(y_fit[held])
+    calibration = _calibrate(np.concatenate(z_forward), np.concatenate(y_forward))
     mean, scale, coef, intercept = _fit(X_fit, y_fit)
-    z_cal = ((X_cal - mean) / scale) @ coef + intercept
-    calibration = _calibrate(z_cal, y_cal)
     count = session.scalar(select(func.count()).select_from(RiskModel).where(RiskModel.shop_id == shop.id)) or 0
     version = f"learned-{count + 1}"
     parameters = {"features": list(FEATURES), "mean": [float(v) for v in mean], "scale": [float(v) for v in scale],
@@ -198,10 +211,10 @@ def train(session: Session, shop: Shop, *, now: datetime | None = None) -> Repor
     y_list = [int(v) for v in y_test]
     evaluation = {
         "label_days": label_days,
-        "periods": {"fit": _period(fit), "calibration": _period(cal), "test": _period(test)},
-        "examples": {"fit": len(y_fit), "calibration": len(y_cal), "test": len(y_test)},
-        "positives": {"fit": int(y_fit.sum()), "calibration": int(y_cal.sum()), "test": int(y_test.sum())},
-        "base_rate": {"fit": round(fit_rate, 4), "test": round(float(y_test.mean()), 4)},
+        "periods": {"train": _period(train_part), "test": _period(test)},
+        "examples": {"train": len(y_fit), "test": len(y_test)},
+        "positives": {"train": int(y_fit.sum()), "test": int(y_test.sum())},
+        "base_rate": {"train": round(fit_rate, 4), "test": round(float(y_test.mean()), 4)},
         "learned": _metrics(y_list, p_learned),
         "rules": _metrics(y_list, p_rules),
         "base_rate_brier": round(float(np.mean((np.asarray(y_list) - fit_rate) ** 2)), 5),

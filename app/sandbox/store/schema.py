@@ -12,10 +12,20 @@ from typing import Any
 from graphql import GraphQLError, GraphQLResolveInfo, build_schema
 from graphql.execution.values import get_directive_values
 
-from app.sandbox.store import events, fulfil, history, inventory_schema, refunds, state, subscriptions
+from app.sandbox.store import (
+    events,
+    fulfil,
+    history,
+    inventory_schema,
+    refunds,
+    risk_assessments,
+    state,
+    subscriptions,
+)
 from app.sandbox.store.sdl import SDL
 
-SCHEMA = build_schema(SDL + inventory_schema.SDL + refunds.extension(SDL + inventory_schema.SDL))
+SCHEMA = build_schema(SDL + inventory_schema.SDL + refunds.extension(SDL + inventory_schema.SDL)
+                      + risk_assessments.SDL)
 MAX_PAGE = 250
 FULFILLMENT_STATUS = {None: "UNFULFILLED", "partial": "PARTIALLY_FULFILLED", "fulfilled": "FULFILLED",
                       "restocked": "RESTOCKED"}
@@ -140,6 +150,7 @@ def _order(document: dict[str, Any]) -> dict[str, Any]:
             _fulfillment(document, f) for f in order["fulfillments"]
         ][: first or None],
         **history.order_fields(document),
+        **risk_assessments.order_fields(document),
     }
 
 
@@ -254,4 +265,5 @@ ROOT = {
     "fulfillmentEventCreate": _resolve_event_create,
     **inventory_schema.ROOT,
     **refunds.ROOT,
+    **risk_assessments.ROOT,
 }
