@@ -111,3 +111,32 @@ def test_the_model_is_stored_for_this_shop_only_and_explains_from_its_own_weight
         other = session.scalar(select(func.count()).select_from(RiskScore).where(
             RiskScore.model_id == model.id, RiskScore.shop_id != shop.id))
         assert other == 0
+
+
+def test_the_cli_retrains_reports_the_held_out_evaluation_and_rescores_open_orders(year_shop, make_shop):
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+
+    shop = year_shop["shop"]
+    result = CliRunner().invoke(cli, ["risk", "train", "--shop", shop.domain])
+    assert result.exit_code == 0, result.output
+    assert f"{shop.domain}: model learned-2 active" in result.output
+    assert "held-out period" in result.output and "ROC AUC" in result.output and "base rate Brier" in result.output
+    rescored = int(result.output.rsplit("re-scored ", 1)[1].split()[0])
+    with get_sessionmaker()() as session:
+        recent = session.scalar(select(func.count()).select_from(RiskSignal).where(
+            RiskSignal.shop_id == shop.id, RiskSignal.placed_at >= year_shop["now"] - timedelta(days=60)))
+        scores = session.scalars(select(RiskScore).where(RiskScore.shop_id == shop.id,
+                                                         RiskScore.trigger == "train")).all()
+        statuses = dict(session.execute(select(RiskModel.version, RiskModel.status)
+                                        .where(RiskModel.shop_id == shop.id)).all())
+    assert 0 < rescored <= recent and len(scores) == rescored
+    assert {s.model_version for s in scores} == {"learned-2"}
+    assert statuses == {"learned-1": "retired", "learned-2": "active"}
+
+    fresh = make_shop()
+    result = CliRunner().invoke(cli, ["risk", "train", "--shop", fresh.domain])
+    assert result.exit_code == 0 and "not trained (0 refunded or disputed orders" in result.output
+    result = CliRunner().invoke(cli, ["risk", "train", "--shop", "nobody.myshopify.com"])
+    assert result.exit_code == 2 and "nobody.myshopify.com is not an installed shop" in result.output
