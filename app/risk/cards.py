@@ -1,9 +1,12 @@
 """Dropguard's score in Shopify's own risk card (orderRiskAssessmentCreate), exactly once per score
 version.
 
-The card's facts are frozen on the RiskCard row when the score changes. Publishing follows the
-exactly-once discipline (app/exactly_once.py): the advisory lock, the attempt committed before the
-call, the call with no transaction open, the outcome after it. The mutation has no idempotency key
+A changed score enqueues "risk.publish_card" with the order and the score's version (its digest);
+the task freezes the card's facts on a RiskCard row, unique per (order, version), unless a newer
+version has replaced it meanwhile (that one has its own task: the card always shows the latest).
+Publishing follows the exactly-once discipline (app/exactly_once.py): the advisory lock (per
+order), the attempt committed before the call, the call with no transaction open, the outcome
+after it. The mutation has no idempotency key
 of its own, so a card whose attempt was committed but whose outcome was not (a killed worker, a
 lost answer) first reads the order's assessments and adopts ours if it is there: the first fact
 of every card names the score version it was written for.
@@ -16,6 +19,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app import exactly_once
@@ -23,7 +27,7 @@ from app.db import session_scope, utcnow
 from app.evidence import service as evidence
 from app.orders.models import Order
 from app.risk import reasons
-from app.risk.models import RiskCard
+from app.risk.models import RiskCard, RiskScore
 from app.shops.admin_client import AdminClient, AdminError, AdminTemporaryError
 from app.shops.models import Shop
 from app.templating import translate
@@ -62,20 +66,36 @@ def marker(digest: str) -> str:
     return f"score {digest[:12]}"
 
 
-def facts_for(shop: Shop, computed: Any) -> list[dict[str, str]]:
+def facts_for(shop: Shop, score: RiskScore) -> list[dict[str, str]]:
     """What the card says, in the shop's language: the probability and model first (with the score
     version), then what raised the risk, then what lowered it; at most 20 facts."""
-    from app.risk.service import percent  # the service imports this module lazily: no cycle
+    from app.risk.service import percent  # the service enqueues this module's task: no import cycle
 
     locale = shop.locale or "en"
-    model = computed.model
-    head = translate(locale, "risk.card.summary", probability=percent(computed.probability),
-                             kind=model.kind, version=model.version, marker=marker(computed.digest))
+    head = translate(locale, "risk.card.summary", probability=percent(score.probability),
+                     kind=score.model_kind, version=score.model_version, marker=marker(score.digest))
     facts = [{"description": head, "sentiment": "NEUTRAL"}]
-    facts += [{"description": reasons.phrase(r, locale), "sentiment": "NEGATIVE"} for r in computed.reasons]
+    facts += [{"description": reasons.phrase(r, locale), "sentiment": "NEGATIVE"}
+              for r in reasons.raising(score.reasons)]
     facts += [{"description": reasons.phrase(r, locale, lowers=True), "sentiment": "POSITIVE"}
-              for r in computed.lowering]
+              for r in reasons.lowered(score.reasons)]
     return [{**fact, "description": fact["description"][:MAX_DESCRIPTION]} for fact in facts[:MAX_FACTS]]
+
+
+def _ensure_card(order_id: int, digest: str) -> int | None:
+    """The card of this score version (frozen now if new); None when a newer version replaced it."""
+    with session_scope() as session:
+        card_id = session.scalar(select(RiskCard.id).where(RiskCard.order_id == order_id, RiskCard.digest == digest))
+        if card_id is not None:
+            return card_id
+        score = session.get(RiskScore, order_id)
+        if score is None or score.digest != digest:
+            return None
+        shop = session.get(Shop, score.shop_id)
+        session.execute(insert(RiskCard).values(
+            shop_id=shop.id, order_id=order_id, digest=digest, level=score.level, facts=facts_for(shop, score),
+            state="pending", attempts=0).on_conflict_do_nothing(index_elements=["order_id", "digest"]))
+        return session.scalar(select(RiskCard.id).where(RiskCard.order_id == order_id, RiskCard.digest == digest))
 
 
 def _record(session: Session, shop: Shop, card: RiskCard, kind: str, data: dict[str, Any]) -> None:
@@ -108,12 +128,15 @@ def _already_there(client: AdminClient, order_gid: str, wanted: str) -> bool:
     return any(wanted in (fact.get("description") or "") for a in assessments for fact in a.get("facts") or [])
 
 
-def publish(card_id: int, *, transport: httpx.BaseTransport | None = None) -> str:
-    """Write one card to the store, once. Owns its transactions. Raises CardBusy while another task
-    holds it and RetryLater for a temporary store error."""
-    with exactly_once.advisory_lock(exactly_once.RISK_CARD, card_id) as acquired:
+def publish(order_id: int, digest: str, *, transport: httpx.BaseTransport | None = None) -> str:
+    """Write the card of one score version to the store, once. Owns its transactions. Raises
+    CardBusy while another task publishes a card of the order, RetryLater for a temporary error."""
+    with exactly_once.advisory_lock(exactly_once.RISK_CARD, order_id) as acquired:
         if not acquired:
-            raise CardBusy(f"risk card {card_id} is being published by another task")
+            raise CardBusy(f"a risk card of order {order_id} is being published by another task")
+        card_id = _ensure_card(order_id, digest)
+        if card_id is None:
+            return "superseded"
         begun = _begin(card_id)
         if isinstance(begun, str):
             return begun

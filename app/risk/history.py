@@ -3,10 +3,11 @@ sweep, the rates refresh) or for one order (live scoring), with one set of queri
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, cast, func, select, tuple_, union_all
+from sqlalchemy import String, cast, func, select, text, union_all
 from sqlalchemy.orm import Session
 
 from app.fulfilments.models import Shipment
@@ -15,7 +16,7 @@ from app.orders.models import OrderLine
 from app.resolutions.models import Resolution
 from app.risk import outcomes as outcome_facts
 from app.risk.features import OrderFacts, Outcome
-from app.risk.models import RiskOutcome, RiskRate, RiskSignal
+from app.risk.models import RiskSignal
 from app.suppliers.health_models import SupplierSlaBreach
 from app.suppliers.models import SupplierOrder
 from app.tracking.models import ShipmentAlert
@@ -49,7 +50,7 @@ def load(session: Session, shop_id: int, order_ids: list[int] | None = None) -> 
         select(OrderLine.order_id, product_key).where(OrderLine.quantity > 0),
         OrderLine.shop_id, OrderLine.order_id, shop_id, order_ids)):
         if key and order_id in orders:
-            products.setdefault(order_id, set()).add(key)
+            products.setdefault(order_id, set()).add(key[:64])
     for order_id, keys in products.items():
         orders[order_id].products = tuple(sorted(keys))
     suppliers = _where(
@@ -104,28 +105,76 @@ def shop_outcomes(session: Session, shop_id: int) -> dict[int, Outcome]:
             for order_id, o in outcome_facts.by_order(session, shop_id).items()}
 
 
-class LiveCounts:
-    """The counts one live score reads: risk_rates for the order's keys (as of their last refresh)
-    and the customer's own earlier orders and outcomes (as of now)."""
+# Everything one live score reads, in one round trip: the order's facts, its products, its first
+# supplier and carrier, its events, the history counts of its keys (risk_rates, as of their last
+# refresh) and its customer's earlier orders and outcomes (as of `at`). The same definitions as
+# load() and the sweep; tests/risk/test_features.py checks that both compute the same features.
+_LIVE = text("""
+WITH s AS (
+    SELECT order_id, placed_at, customer_id, destination, value, quantity, facts
+    FROM risk_signals WHERE shop_id = :shop_id AND order_id = :order_id
+), products AS (
+    SELECT DISTINCT coalesce(CAST(product_id AS text), 'sku:' || sku) AS key
+    FROM order_lines WHERE shop_id = :shop_id AND order_id = :order_id AND quantity > 0
+), supplier AS (
+    SELECT CAST(supplier_id AS text) AS key, created_at AS at
+    FROM supplier_orders WHERE shop_id = :shop_id AND order_id = :order_id ORDER BY id LIMIT 1
+), carrier AS (
+    SELECT left(lower(trim(name)), 64) AS key, at FROM (
+        SELECT carrier AS name, created_at AS at FROM shipments
+        WHERE shop_id = :shop_id AND order_id = :order_id AND carrier IS NOT NULL
+        UNION ALL
+        SELECT tracking_company, fulfilled_at FROM history_fulfillments
+        WHERE shop_id = :shop_id AND order_id = :order_id AND tracking_company IS NOT NULL
+    ) known ORDER BY at LIMIT 1
+), events AS (
+    SELECT detected_at AS at, 'supplier_late' AS name FROM supplier_sla_breaches
+    WHERE shop_id = :shop_id AND order_id = :order_id
+    UNION ALL
+    SELECT created_at, 'alert:' || condition FROM shipment_alerts WHERE shop_id = :shop_id AND order_id = :order_id
+    UNION ALL
+    SELECT created_at, 'complaint' FROM resolutions WHERE shop_id = :shop_id AND order_id = :order_id
+), keys AS (
+    SELECT 'shop' AS dimension, 'all' AS key
+    UNION ALL SELECT DISTINCT 'product', left(key, 64) FROM products
+    UNION ALL SELECT 'destination', destination FROM s WHERE destination IS NOT NULL
+    UNION ALL SELECT 'supplier', key FROM supplier
+    UNION ALL SELECT 'carrier', key FROM carrier
+), others AS (
+    SELECT order_id FROM risk_signals
+    WHERE shop_id = :shop_id AND customer_id = (SELECT customer_id FROM s)
+      AND order_id <> :order_id AND placed_at < :at
+)
+SELECT s.*,
+    (SELECT coalesce(array_agg(DISTINCT left(key, 64)), '{}') FROM products) AS products,
+    (SELECT key FROM supplier) AS supplier, (SELECT at FROM supplier) AS supplier_at,
+    (SELECT key FROM carrier) AS carrier, (SELECT at FROM carrier) AS carrier_at,
+    (SELECT coalesce(json_agg(json_build_array(at, name)), '[]') FROM events) AS events,
+    (SELECT coalesce(json_agg(json_build_array(r.dimension, r.key, r.orders, r.bad, r.median_value)), '[]')
+     FROM risk_rates r JOIN keys k ON r.dimension = k.dimension AND r.key = k.key
+     WHERE r.shop_id = :shop_id) AS rates,
+    (SELECT count(*) FROM others) AS prior_orders,
+    (SELECT count(DISTINCT order_id) FROM risk_outcomes
+     WHERE shop_id = :shop_id AND bad AND occurred_at < :at AND kind = ANY(:refund_like)
+       AND order_id IN (SELECT order_id FROM others)) AS prior_refunded,
+    (SELECT count(DISTINCT order_id) FROM risk_outcomes
+     WHERE shop_id = :shop_id AND bad AND occurred_at < :at AND kind = 'dispute'
+       AND order_id IN (SELECT order_id FROM others)) AS prior_disputed,
+    (SELECT json_build_array(id, version, trained_at) FROM risk_models
+     WHERE shop_id = :shop_id AND status = 'active' ORDER BY id DESC LIMIT 1) AS active_model,
+    (SELECT digest FROM risk_scores WHERE order_id = :order_id) AS previous_digest
+FROM s
+""")
 
-    def __init__(self, session: Session, order: OrderFacts, shop_id: int, at: datetime) -> None:
-        keys = [("shop", "all")] + [("product", p) for p in order.products]
-        if order.destination:
-            keys.append(("destination", order.destination))
-        if order.supplier:
-            keys.append(("supplier", order.supplier[0]))
-        if order.carrier:
-            keys.append(("carrier", order.carrier[0]))
-        rows = session.execute(
-            select(RiskRate.dimension, RiskRate.key, RiskRate.orders, RiskRate.bad, RiskRate.median_value)
-            .where(RiskRate.shop_id == shop_id, tuple_(RiskRate.dimension, RiskRate.key).in_(keys))
-        ).all()
-        self._rates = {(row.dimension, row.key): (float(row.orders), float(row.bad)) for row in rows}
-        shop_row = next((row for row in rows if row.dimension == "shop"), None)
-        self._median = float(shop_row.median_value) if shop_row and shop_row.median_value is not None else None
-        self._customer = (0, 0, 0)
-        if order.customer_id is not None:
-            self._customer = _customer_history(session, shop_id, order.customer_id, order.order_id, at)
+
+class LiveCounts:
+    """The counts one live score reads (see _LIVE), with the interface the sweep's counts have."""
+
+    def __init__(self, rates: list[list], customer: tuple[int, int, int]) -> None:
+        self._rates = {(d, k): (float(n), float(b)) for d, k, n, b, _ in rates}
+        median = next((m for d, _, _, _, m in rates if d == "shop"), None)
+        self._median = float(median) if median is not None else None
+        self._customer = customer
 
     def shop(self) -> tuple[float, float]:
         return self._rates.get(("shop", "all"), (0.0, 0.0))
@@ -140,21 +189,41 @@ class LiveCounts:
         return self._customer
 
 
-def _customer_history(session: Session, shop_id: int, customer_id: int, order_id: int,
-                      at: datetime) -> tuple[int, int, int]:
-    """(earlier orders, earlier orders refunded, earlier orders disputed) of one customer before `at`;
-    counted per order, as the sweep counts them."""
-    others = (select(RiskSignal.order_id)
-              .where(RiskSignal.shop_id == shop_id, RiskSignal.customer_id == customer_id,
-                     RiskSignal.order_id != order_id, RiskSignal.placed_at < at))
-    prior = session.scalar(select(func.count()).select_from(others.subquery())) or 0
-    if not prior:
-        return 0, 0, 0
-    outcomes = session.execute(
-        select(
-            func.count(func.distinct(RiskOutcome.order_id)).filter(RiskOutcome.kind.in_(outcome_facts.REFUND_LIKE)),
-            func.count(func.distinct(RiskOutcome.order_id)).filter(RiskOutcome.kind == "dispute"),
-        ).where(RiskOutcome.shop_id == shop_id, RiskOutcome.bad.is_(True), RiskOutcome.occurred_at < at,
-                RiskOutcome.order_id.in_(others))
-    ).one()
-    return int(prior), int(outcomes[0] or 0), int(outcomes[1] or 0)
+def _moment(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+@dataclass(frozen=True)
+class Live:
+    facts: OrderFacts
+    counts: LiveCounts
+    # (id, version, trained_at) of the shop's active learned model, if any
+    active_model: tuple[int, str, datetime] | None
+    previous_digest: str | None
+
+
+def load_live(session: Session, shop_id: int, order_id: int, at: datetime) -> Live | None:
+    """One order's facts, the counts its live score reads, the shop's active model and the order's
+    current score version, in one query; None for an order without signals."""
+    row = session.execute(_LIVE, {"shop_id": shop_id, "order_id": order_id, "at": at,
+                                  "refund_like": list(outcome_facts.REFUND_LIKE)}).mappings().one_or_none()
+    if row is None:
+        return None
+    events = []
+    for moment, name in row["events"]:
+        name = ALERT_EVENTS.get(name.removeprefix("alert:")) if name.startswith("alert:") else name
+        if name:
+            events.append((_moment(moment), name))
+    facts = OrderFacts(
+        order_id=row["order_id"], placed_at=row["placed_at"], customer_id=row["customer_id"],
+        destination=row["destination"], value=float(row["value"]), quantity=row["quantity"], facts=row["facts"] or {},
+        products=tuple(sorted(row["products"])),
+        supplier=(row["supplier"], row["supplier_at"]) if row["supplier"] else None,
+        carrier=(row["carrier"], row["carrier_at"]) if row["carrier"] else None,
+        events=events,
+    )
+    customer = (int(row["prior_orders"]), int(row["prior_refunded"]), int(row["prior_disputed"]))
+    model = row["active_model"]
+    return Live(facts=facts, counts=LiveCounts(row["rates"], customer if row["customer_id"] is not None else (0, 0, 0)),
+                active_model=(int(model[0]), model[1], _moment(model[2])) if model else None,
+                previous_digest=row["previous_digest"])

@@ -58,6 +58,14 @@ def lowering(contributions: dict[str, float], params: dict[str, dict[str, Any]],
     return [{"key": name, "weight": round(w, 3), "params": params.get(name, {})} for w, name in falling[:limit]]
 
 
+def raising(stored: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in stored if r["weight"] > 0]
+
+
+def lowered(stored: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in stored if r["weight"] < 0]
+
+
 def phrase(reason: dict[str, Any], locale: str, *, lowers: bool = False) -> str:
     key = f"risk.reason.{reason['key']}" + (".lower" if lowers else "")
     return translate(locale, key, **(reason.get("params") or {}))

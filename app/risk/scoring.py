@@ -124,19 +124,25 @@ _cache_lock = threading.Lock()
 
 
 def active_model(session: Session, shop_id: int) -> Model:
-    """The shop's active learned model, else the rules. Parameters are cached per process by model
-    id (a model row never changes once trained); which model is active is read every time."""
+    """The shop's active learned model, else the rules."""
     row = session.execute(
         select(RiskModel.id, RiskModel.version, RiskModel.trained_at)
         .where(RiskModel.shop_id == shop_id, RiskModel.status == "active")
         .order_by(RiskModel.id.desc()).limit(1)
     ).one_or_none()
-    if row is None:
+    return model_for(session, tuple(row) if row else None)
+
+
+def model_for(session: Session, active: tuple[int, str, datetime] | None) -> Model:
+    """The model for an (id, version, trained_at) read with the order (None: the rules). Parameters
+    are cached per process by model id: a model row never changes once trained."""
+    if active is None:
         return Rules()
-    cached = _cache.get(row.id)
+    model_id, version, trained_at = active
+    cached = _cache.get(model_id)
     if cached is None:
-        parameters = session.scalar(select(RiskModel.parameters).where(RiskModel.id == row.id))
-        cached = Learned.from_parameters(row.id, row.version, row.trained_at, parameters)
+        parameters = session.scalar(select(RiskModel.parameters).where(RiskModel.id == model_id))
+        cached = Learned.from_parameters(model_id, version, trained_at, parameters)
         with _cache_lock:
-            _cache[row.id] = cached
+            _cache[model_id] = cached
     return cached

@@ -21,8 +21,8 @@ from app.orders.models import Order
 from app.outbox.service import enqueue
 from app.risk import history, reasons, training
 from app.risk.features import FEATURES, OrderFacts, base_rate, vector
-from app.risk.models import RiskCard, RiskScore, RiskSignal
-from app.risk.scoring import Model, active_model  # noqa: F401 - active_model: the tests' handle
+from app.risk.models import RiskScore, RiskSignal
+from app.risk.scoring import Model, active_model, model_for  # noqa: F401 - active_model: the tests' handle
 from app.shops.models import Shop
 
 RESCORE_TASK = "risk.rescore_order"
@@ -72,19 +72,19 @@ class Computed:
     features: dict[str, float]
     model: Model
     digest: str
+    previous_digest: str | None
 
 
 def compute(session: Session, order: Order, *, at: datetime | None = None) -> Computed | None:
     """The order's score now, without storing it; None for an order with no risk signals (one
     whose customer was redacted before it was first seen)."""
-    found = history.load(session, order.shop_id, [order.id])
-    if not found:
-        return None
-    facts = found[0]
     at = at or utcnow()
-    counts = history.LiveCounts(session, facts, order.shop_id, at)
+    live = history.load_live(session, order.shop_id, order.id, at)
+    if live is None:
+        return None
+    facts, counts = live.facts, live.counts
     x = vector(facts, at, counts)
-    model = active_model(session, order.shop_id)
+    model = model_for(session, live.active_model)
     scored = model.score(x, base_rate(counts))
     probability = round(scored.probability, 4)
     level = level_of(probability)
@@ -93,7 +93,16 @@ def compute(session: Session, order: Order, *, at: datetime | None = None) -> Co
     return Computed(probability=probability, level=level, reasons=top,
                     lowering=reasons.lowering(scored.contributions, params),
                     features={name: round(v, 4) for name, v in zip(FEATURES, x, strict=True)},
-                    model=model, digest=_digest(model, level, top))
+                    model=model, digest=_digest(model, level, top), previous_digest=live.previous_digest)
+
+
+_INSERT = insert(RiskScore.__table__)
+# Built once: the paid path runs it for every order (see bench/risk).
+_UPSERT = _INSERT.on_conflict_do_update(
+    index_elements=["order_id"],
+    set_={column.name: _INSERT.excluded[column.name] for column in RiskScore.__table__.columns
+          if column.name != "order_id"},
+)
 
 
 def score_order(session: Session, order: Order, *, trigger: str, at: datetime | None = None) -> RiskScore | None:
@@ -104,16 +113,16 @@ def score_order(session: Session, order: Order, *, trigger: str, at: datetime | 
         return None
     now = utcnow()
     model = computed.model
-    previous = session.scalar(select(RiskScore.digest).where(RiskScore.order_id == order.id))
+    previous = computed.previous_digest
     values = {
         "order_id": order.id, "shop_id": order.shop_id, "probability": computed.probability,
-        "level": computed.level, "reasons": computed.reasons, "features": computed.features,
+        # What raised the risk (strongest first), then what lowered it (negative weights).
+        "level": computed.level, "reasons": computed.reasons + computed.lowering, "features": computed.features,
         "model_kind": model.kind, "model_version": model.version, "model_id": model.model_id,
         "trained_at": model.trained_at, "trigger": trigger[:48], "digest": computed.digest, "scored_at": now,
     }
-    statement = insert(RiskScore).values(**values)
-    session.execute(statement.on_conflict_do_update(
-        index_elements=[RiskScore.order_id], set_={k: statement.excluded[k] for k in values if k != "order_id"}))
+    session.execute(_UPSERT, values)
+    score = RiskScore(**values)  # what was stored (the caller reads it; the row is the source)
     if previous != computed.digest:
         shop = session.get(Shop, order.shop_id)
         evidence.record(
@@ -125,9 +134,9 @@ def score_order(session: Session, order: Order, *, trigger: str, at: datetime | 
         )
         # Shopify refuses new assessments on fulfilled orders (ORDER_ALREADY_FULFILLED).
         if can_publish(shop) and order.fulfillment_status != "fulfilled":
-            _card(session, shop, order, computed)
+            enqueue(session, PUBLISH_TASK, order.id, computed.digest)
     session.flush()
-    return session.get(RiskScore, order.id, populate_existing=True)
+    return score
 
 
 def can_publish(shop: Shop) -> bool:
@@ -137,20 +146,9 @@ def can_publish(shop: Shop) -> bool:
     return get_settings().risk_publish_cards and "write_orders" in granted
 
 
-def _card(session: Session, shop: Shop, order: Order, computed: Computed) -> None:
-    from app.risk import cards  # the card's wording lives with its publishing
-
-    card_id = session.scalar(
-        insert(RiskCard).values(shop_id=shop.id, order_id=order.id, digest=computed.digest, level=computed.level,
-                                facts=cards.facts_for(shop, computed), state="pending", attempts=0)
-        .on_conflict_do_nothing(index_elements=["order_id", "digest"]).returning(RiskCard.id)
-    )
-    if card_id is not None:
-        enqueue(session, PUBLISH_TASK, card_id)
-
-
 def current(session: Session, shop_id: int, order_id: int) -> RiskScore | None:
-    return session.scalar(select(RiskScore).where(RiskScore.shop_id == shop_id, RiskScore.order_id == order_id))
+    return session.scalar(select(RiskScore).where(RiskScore.shop_id == shop_id, RiskScore.order_id == order_id)
+                          .execution_options(populate_existing=True))
 
 
 def rescore(session: Session, order_id: int, trigger: str) -> RiskScore | None:
@@ -167,11 +165,12 @@ def percent(probability: float) -> str:
 
 def view(score: RiskScore, locale: str) -> dict[str, Any]:
     """The API's `risk` object (and what pages show)."""
+    raised = reasons.raising(score.reasons)
     return {
         "probability": score.probability,
         "level": score.level,
-        "reasons": [reasons.phrase(r, locale) for r in score.reasons],
-        "actions": [reasons.action_phrase(a, locale) for a in reasons.actions_for(score.reasons)],
+        "reasons": [reasons.phrase(r, locale) for r in raised],
+        "actions": [reasons.action_phrase(a, locale) for a in reasons.actions_for(raised)],
         "model": {"kind": score.model_kind, "version": score.model_version, "trained_at": score.trained_at},
         "scored_at": score.scored_at,
     }
@@ -179,7 +178,8 @@ def view(score: RiskScore, locale: str) -> dict[str, Any]:
 
 def hold_reason(score: RiskScore, threshold: float, locale: str) -> str:
     """The review queue's one line for an order held for risk."""
-    why = "; ".join(reasons.phrase(r, locale) for r in score.reasons) or reasons.phrase({"key": "none"}, locale)
+    why = ("; ".join(reasons.phrase(r, locale) for r in reasons.raising(score.reasons))
+           or reasons.phrase({"key": "none"}, locale))
     return reasons.hold_line(locale, percent(score.probability), score.level, percent(threshold), why)
 
 

@@ -25,9 +25,9 @@ def rescore_order(order_id: int, trigger: str = "event") -> str:
 
 @celery_app.task(name="risk.publish_card", bind=True, autoretry_for=(OperationalError,), max_retries=None,
                  retry_backoff=True, retry_backoff_max=120, retry_jitter=True)
-def publish_card(self, card_id: int) -> str:
+def publish_card(self, order_id: int, digest: str) -> str:
     try:
-        return cards.publish(card_id)
+        return cards.publish(order_id, digest)
     except cards.CardBusy:
         raise self.retry(countdown=random.uniform(1.0, 3.0), max_retries=100) from None
     except cards.RetryLater as error:

@@ -173,7 +173,7 @@ def plan(session: Session, order: Order, *, released: bool = False) -> list[Supp
                       else risk.hold_reason(score, threshold, shop.locale or "en"))
             data = {"policy": policy, "risk_score": probability, "threshold": threshold}
             if score is not None:
-                data.update(risk_level=score.level, risk_reasons=[r["key"] for r in score.reasons],
+                data.update(risk_level=score.level, risk_reasons=[r["key"] for r in score.reasons if r["weight"] > 0],
                             risk_model=score.model_version)
             raise_flag(session, shop, order, "review", reason, data)
             return []
