@@ -157,6 +157,7 @@ class Outcome:
     first_bad_at: datetime | None
     refunded_at: datetime | None
     disputed_at: datetime | None
+    untimed_bad: bool = False
 
 
 # Event priorities at one instant: features first, so that an order never sees events of its own

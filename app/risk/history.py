@@ -101,7 +101,7 @@ def _events(session: Session, shop_id: int, order_ids: list[int] | None) -> list
 
 
 def shop_outcomes(session: Session, shop_id: int) -> dict[int, Outcome]:
-    return {order_id: Outcome(o.first_bad_at, o.refunded_at, o.disputed_at)
+    return {order_id: Outcome(o.first_bad_at, o.refunded_at, o.disputed_at, o.untimed_bad)
             for order_id, o in outcome_facts.by_order(session, shop_id).items()}
 
 

@@ -59,6 +59,9 @@ class RiskOutcome(Base):
     reason: Mapped[str | None] = mapped_column(String(64))
     bad: Mapped[bool]
     occurred_at: Mapped[datetime]
+    # False when the source gave no time (a dispute from the history import): occurred_at is then
+    # when we learned of it, never earlier than it happened (so no feature sees it too soon).
+    exact_time: Mapped[bool] = mapped_column(default=True, server_default="true")
     # The source row the fact comes from, e.g. "dispute:12", "history_refund:7", "flag:3".
     source_ref: Mapped[str] = mapped_column(String(128))
     amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))

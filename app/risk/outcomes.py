@@ -45,7 +45,7 @@ class Collected:
 
 
 def _columns():
-    return ["shop_id", "order_id", "kind", "reason", "bad", "occurred_at", "source_ref", "amount"]
+    return ["shop_id", "order_id", "kind", "reason", "bad", "occurred_at", "source_ref", "amount", "exact_time"]
 
 
 def _ref(prefix: str, column) -> object:
@@ -60,37 +60,38 @@ def _sources(shop: Shop) -> list:
     sources = [
         # Disputes of any type (chargebacks and inquiries), at the bank's own time.
         select(literal(sid), Dispute.order_id, literal("dispute"), Dispute.reason, literal(True),
-               func.coalesce(Dispute.opened_at, Dispute.created_at), _ref("dispute", Dispute.id), Dispute.amount)
+               func.coalesce(Dispute.opened_at, Dispute.created_at), _ref("dispute", Dispute.id), Dispute.amount,
+               Dispute.opened_at.is_not(None))
         .where(Dispute.shop_id == sid, Dispute.order_id.is_not(None)),
         # Refunds the history import found at the store (keyed by the store's refund id).
         select(literal(sid), HistoryRefund.order_id, literal("refund"), literal(None, String), literal(True),
-               HistoryRefund.refunded_at, _ref("store_refund", HistoryRefund.external_id), HistoryRefund.amount)
+               HistoryRefund.refunded_at, _ref("store_refund", HistoryRefund.external_id), HistoryRefund.amount, literal(True))
         .where(HistoryRefund.shop_id == sid),
         # The store's own word on an order: the first snapshot that showed it (partly) refunded.
         select(literal(sid), EvidenceEvent.order_id, literal("refund"), literal("store_status", String),
                literal(True), func.min(EvidenceEvent.occurred_at), _ref("order_refunded", EvidenceEvent.order_id),
-               money)
+               money, literal(True))
         .where(EvidenceEvent.chain == shop.domain, EvidenceEvent.kind.in_(_SNAPSHOT_KINDS),
                EvidenceEvent.order_id.is_not(None),
                EvidenceEvent.data["financial_status"].astext.in_(REFUNDED_STATUSES))
         .group_by(EvidenceEvent.order_id),
         # Claims customers reported (why, when), and the refunds our resolution centre carried out.
         select(literal(sid), Resolution.order_id, literal("claim"), Resolution.reason, literal(False),
-               Resolution.created_at, _ref("claim", Resolution.id), money)
+               Resolution.created_at, _ref("claim", Resolution.id), money, literal(True))
         .where(Resolution.shop_id == sid),
         select(literal(sid), Resolution.order_id, literal("refund"), Resolution.reason, literal(True),
                func.coalesce(Resolution.resolved_at, Resolution.updated_at), _ref("resolution_refund", Resolution.id),
-               Resolution.amount)
+               Resolution.amount, literal(True))
         .where(Resolution.shop_id == sid, Resolution.status == "completed", Resolution.remedy.in_(REFUND_REMEDIES)),
         # Returns: the customer was asked to send the goods back first.
         select(literal(sid), EvidenceEvent.order_id, literal("return"),
                literal("return_first", String), literal(False), EvidenceEvent.occurred_at,
-               _ref("return", EvidenceEvent.data["resolution_id"].astext), money)
+               _ref("return", EvidenceEvent.data["resolution_id"].astext), money, literal(True))
         .where(EvidenceEvent.chain == shop.domain, EvidenceEvent.kind == "resolution.awaiting_return",
                EvidenceEvent.order_id.is_not(None)),
         # Cancellations; bad when the money went back with them.
         select(literal(sid), Order.id, literal("cancellation"), literal(None, String), cast(refunded, Boolean),
-               Order.cancelled_at, _ref("cancel", Order.id), money)
+               Order.cancelled_at, _ref("cancel", Order.id), money, literal(True))
         .where(Order.shop_id == sid, Order.cancelled_at.is_not(None)),
     ]
     if importlib.util.find_spec("app.refunds") is not None:  # the refunds domain (issue 10), once on main
@@ -103,7 +104,7 @@ def _refund_records(shop_id: int):
 
     return (
         select(literal(shop_id), Refund.order_id, literal("refund"), Refund.reason, literal(True),
-               Refund.refunded_at, _ref("refund", Refund.id), Refund.amount)
+               Refund.refunded_at, _ref("refund", Refund.id), Refund.amount, literal(True))
         .where(Refund.shop_id == shop_id, Refund.status.in_(ISSUED_REFUND_STATUSES),
                Refund.refunded_at.is_not(None))
     )
@@ -115,14 +116,14 @@ def _decisions(shop: Shop):
                 OrderFlag.data["risk_score"].astext.is_not(None))
     released = (
         select(literal(shop.id), OrderFlag.order_id, literal("merchant_decision"), literal("released"),
-               literal(False), OrderFlag.resolved_at, _ref("flag", OrderFlag.id), cast(None, RiskOutcome.amount.type))
+               literal(False), OrderFlag.resolved_at, _ref("flag", OrderFlag.id), cast(None, RiskOutcome.amount.type), literal(True))
         .join(Order, Order.id == OrderFlag.order_id)
         .where(held, OrderFlag.resolved_at.is_not(None), Order.cancelled_at.is_(None))
     )
     cancelled = (
         select(literal(shop.id), OrderFlag.order_id, literal("merchant_decision"), literal("cancelled_after_hold"),
                literal(True), Order.cancelled_at, _ref("flag_cancel", OrderFlag.id),
-               cast(None, RiskOutcome.amount.type))
+               cast(None, RiskOutcome.amount.type), literal(True))
         .join(Order, Order.id == OrderFlag.order_id)
         .where(held, Order.cancelled_at.is_not(None), Order.cancelled_at >= OrderFlag.created_at,
                or_(OrderFlag.resolved_at.is_(None), OrderFlag.resolved_at >= Order.cancelled_at))
@@ -160,6 +161,8 @@ class OrderOutcome:
     first_bad_at: datetime | None
     refunded_at: datetime | None
     disputed_at: datetime | None
+    # A bad outcome whose source gave no time: it counts as a label whatever its (learned) time.
+    untimed_bad: bool = False
 
 
 def by_order(session: Session, shop_id: int) -> dict[int, OrderOutcome]:
@@ -171,11 +174,13 @@ def by_order(session: Session, shop_id: int) -> dict[int, OrderOutcome]:
             func.min(RiskOutcome.occurred_at),
             func.min(RiskOutcome.occurred_at).filter(RiskOutcome.kind.in_(REFUND_LIKE)),
             func.min(RiskOutcome.occurred_at).filter(RiskOutcome.kind == "dispute"),
+            func.bool_or(RiskOutcome.exact_time.is_(False)),
         )
         .where(RiskOutcome.shop_id == shop_id, RiskOutcome.bad.is_(True))
         .group_by(RiskOutcome.order_id)
     ).all()
-    return {order_id: OrderOutcome(first, refunded, disputed) for order_id, first, refunded, disputed in rows}
+    return {order_id: OrderOutcome(first, refunded, disputed, bool(untimed))
+            for order_id, first, refunded, disputed, untimed in rows}
 
 
 def summary(session: Session, shop_id: int) -> dict[str, int]:

@@ -57,8 +57,12 @@ class Report:
 
 
 def _label(order: OrderFacts, outcome: Outcome | None, label_days: int) -> int:
-    bad = outcome.first_bad_at if outcome else None
-    return int(bad is not None and bad <= order.placed_at + timedelta(days=label_days))
+    """Bad within the label window; an outcome whose source gave no time counts whenever we
+    learned of it (the imported history's disputes)."""
+    if outcome is None:
+        return 0
+    bad = outcome.first_bad_at
+    return int(outcome.untimed_bad or (bad is not None and bad <= order.placed_at + timedelta(days=label_days)))
 
 
 def write_rates(session: Session, shop_id: int, counts: SweepCounts, at: datetime) -> int:

@@ -73,6 +73,7 @@ def upgrade() -> None:
     sa.Column('reason', sa.String(length=64), nullable=True),
     sa.Column('bad', sa.Boolean(), nullable=False),
     sa.Column('occurred_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('exact_time', sa.Boolean(), server_default='true', nullable=False),
     sa.Column('source_ref', sa.String(length=128), nullable=False),
     sa.Column('amount', sa.Numeric(precision=14, scale=2), nullable=True),
     sa.Column('recorded_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),

@@ -128,3 +128,20 @@ def test_the_live_score_computes_what_the_sweep_computes(db, make_shop):
     swept = _features_of(orders, history.shop_outcomes(db, shop.id), facts, placed_at)
     assert [live.features[name] for name in FEATURES] == [round(v, 4) for v in swept]
     assert live.features["destination_rate"] > 0  # Brazil's refunds are in the live counts
+
+
+def test_an_imported_dispute_without_a_time_is_a_label_dated_when_we_learned_it(db, make_shop):
+    from app.disputes.models import Dispute
+    from app.risk import outcomes
+
+    shop = make_shop()
+    order, _ = _apply(db, shop, created=utcnow() - timedelta(days=200), customer_id=uuid.uuid4().int % 10**6)
+    # As the history import stores it: the store's dispute id and status, no initiation time.
+    db.add(Dispute(shop_id=shop.id, order_id=order.id, external_id=str(uuid.uuid4().int % 10**9), status="lost"))
+    db.flush()
+    outcomes.collect(db, shop)
+    fact = outcomes.by_order(db, shop.id)[order.id]
+    assert fact.untimed_bad and fact.first_bad_at > utcnow() - timedelta(minutes=5)  # when we learned it
+    facts = next(o for o in history.load(db, shop.id) if o.order_id == order.id)
+    assert training._label(facts, history.shop_outcomes(db, shop.id)[order.id], 60) == 1
+    db.rollback()
