@@ -89,6 +89,7 @@ def level_phrase(level: str, locale: str) -> str:
     return translate(locale, f"risk.level.{level}")
 
 
-def hold_line(locale: str, probability: str, level: str, threshold: str, why: str) -> str:
+def hold_line(locale: str, probability: str, level: str, threshold: str, why: str, actions: list[str]) -> str:
     return translate(locale, "risk.hold", probability=probability, level=level_phrase(level, locale),
-                     threshold=threshold, reasons=why)
+                     threshold=threshold, reasons=why,
+                     actions="; ".join(action_phrase(a, locale).rstrip(".") for a in actions[:2]) or "-")

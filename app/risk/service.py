@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +25,8 @@ from app.risk.features import FEATURES, OrderFacts, base_rate, vector
 from app.risk.models import RiskScore, RiskSignal
 from app.risk.scoring import Model, active_model, model_for  # noqa: F401 - active_model: the tests' handle
 from app.shops.models import Shop
+
+log = logging.getLogger(__name__)
 
 RESCORE_TASK = "risk.rescore_order"
 PUBLISH_TASK = "risk.publish_card"
@@ -139,6 +142,27 @@ def score_order(session: Session, order: Order, *, trigger: str, at: datetime | 
     return score
 
 
+@dataclass(frozen=True)
+class PaidScore:
+    score: RiskScore | None
+    failed: bool
+
+
+def score_paid(session: Session, order: Order) -> PaidScore:
+    """The paid path's score. Scoring must never stop an order from being placed: a failure is
+    logged and recorded ("risk.score_failed") and rolled back to a savepoint, and the caller
+    decides (the review policy holds the order, see app.suppliers.ordering)."""
+    try:
+        with session.begin_nested():
+            return PaidScore(score_order(session, order, trigger="paid"), False)
+    except Exception as error:  # noqa: BLE001 - whatever broke, the order goes on
+        log.exception("risk.score_failed", extra={"order_id": order.id})
+        shop = session.get(Shop, order.shop_id)
+        evidence.record(session, chain=shop.domain, shop_id=shop.id, order_id=order.id, kind="risk.score_failed",
+                        source="dropguard", data={"order": order.name, "error": type(error).__name__})
+        return PaidScore(None, True)
+
+
 def can_publish(shop: Shop) -> bool:
     """Whether the store lets us write its risk card: it needs write_orders, which only a shop
     installed through OAuth is known to have granted (shops registered by hand have no scopes)."""
@@ -178,9 +202,10 @@ def view(score: RiskScore, locale: str) -> dict[str, Any]:
 
 def hold_reason(score: RiskScore, threshold: float, locale: str) -> str:
     """The review queue's one line for an order held for risk."""
-    why = ("; ".join(reasons.phrase(r, locale) for r in reasons.raising(score.reasons))
-           or reasons.phrase({"key": "none"}, locale))
-    return reasons.hold_line(locale, percent(score.probability), score.level, percent(threshold), why)
+    raised = reasons.raising(score.reasons)
+    why = "; ".join(reasons.phrase(r, locale) for r in raised) or reasons.phrase({"key": "none"}, locale)
+    return reasons.hold_line(locale, percent(score.probability), score.level, percent(threshold), why,
+                             reasons.actions_for(raised))
 
 
 def rescore_open(session: Session, shop: Shop, *, trigger: str, batch: int = 500) -> int:

@@ -164,13 +164,19 @@ def plan(session: Session, order: Order, *, released: bool = False) -> list[Supp
     if not released:
         policy, threshold = policy_of(shop)
         # Every paid order is scored (the merchant sees it, the store's risk card gets it); the
-        # review policy holds the ones at or above the threshold, with the score's reasons.
-        score = risk.score_order(session, order, trigger="paid")
+        # review policy holds the ones at or above the threshold with the score's reasons, and the
+        # ones that could not be scored.
+        paid = risk.score_paid(session, order)
+        score = paid.score
         probability = score.probability if score is not None else None
-        if policy == "manual" or (policy == "review_above_risk" and probability is not None
-                                  and probability >= threshold):
-            reason = ("the shop orders from suppliers by hand" if policy == "manual"
-                      else risk.hold_reason(score, threshold, shop.locale or "en"))
+        risky = probability is not None and probability >= threshold
+        if policy == "manual" or (policy == "review_above_risk" and (risky or paid.failed)):
+            if policy == "manual":
+                reason = "the shop orders from suppliers by hand"
+            elif paid.failed:
+                reason = "the order's risk could not be scored: review it before it is sent"
+            else:
+                reason = risk.hold_reason(score, threshold, shop.locale or "en")
             data = {"policy": policy, "risk_score": probability, "threshold": threshold}
             if score is not None:
                 data.update(risk_level=score.level, risk_reasons=[r["key"] for r in score.reasons if r["weight"] > 0],

@@ -91,6 +91,7 @@ def test_risky_order_is_held_with_reasons_carded_once_rescored_and_released(db, 
                                                                OrderFlag.kind == "review")),
                     timeout=30, message="the review hold")
     assert "parcel forwarder" in flag.reason and "at or above your 50% threshold" in flag.reason
+    assert "Suggested: Confirm the shipping address with the customer before sending" in flag.reason
     assert flag.data["risk_level"] == "high" and "forwarder" in flag.data["risk_reasons"]
     calm = wait_for(lambda: _ours(shop.id, calm_store["id"]), timeout=30, message="the calm order here")
 
