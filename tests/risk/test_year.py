@@ -79,8 +79,16 @@ def test_learned_model_beats_the_rules_and_is_calibrated_on_the_held_out_months(
     def bin_error(curve):
         return sum(abs(b["predicted"] - b["observed"]) * b["orders"] for b in curve) / sum(b["orders"] for b in curve)
 
-    assert bin_error(evaluation["calibration_curve"]["learned"]) <= 0.09
-    assert bin_error(evaluation["calibration_curve"]["learned"]) < bin_error(evaluation["calibration_curve"]["rules"]) - 0.05
+    def noise(curve):
+        # What a perfectly calibrated model's bins would miss by on average, from sampling alone:
+        # E|observed - predicted| = sqrt(2/pi) * sqrt(p(1-p)/n) per bin.
+        return sum(math.sqrt(2 / math.pi) * math.sqrt(b["predicted"] * (1 - b["predicted"]) / b["orders"])
+                   * b["orders"] for b in curve) / sum(b["orders"] for b in curve)
+
+    learned_curve, rules_curve = evaluation["calibration_curve"]["learned"], evaluation["calibration_curve"]["rules"]
+    assert bin_error(learned_curve) <= 1.5 * noise(learned_curve)
+    assert bin_error(rules_curve) > 1.5 * noise(rules_curve)  # the rules' fixed points are not calibrated
+    assert bin_error(learned_curve) < bin_error(rules_curve) - 0.05
 
 
 def test_the_model_is_stored_for_this_shop_only_and_explains_from_its_own_weights(year_shop):
