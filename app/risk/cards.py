@@ -69,10 +69,8 @@ def marker(digest: str) -> str:
 def facts_for(shop: Shop, score: RiskScore) -> list[dict[str, str]]:
     """What the card says, in the shop's language: the probability and model first (with the score
     version), then what raised the risk, then what lowered it; at most 20 facts."""
-    from app.risk.service import percent  # the service enqueues this module's task: no import cycle
-
     locale = shop.locale or "en"
-    head = translate(locale, "risk.card.summary", probability=percent(score.probability),
+    head = translate(locale, "risk.card.summary", probability=reasons.percent(score.probability),
                      kind=score.model_kind, version=score.model_version, marker=marker(score.digest))
     facts = [{"description": head, "sentiment": "NEUTRAL"}]
     facts += [{"description": reasons.phrase(r, locale), "sentiment": "NEGATIVE"}

@@ -8,6 +8,7 @@ learned model's per-feature contribution), never a separate guess.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from app.risk.features import FEATURES
@@ -56,6 +57,10 @@ def top(contributions: dict[str, float], params: dict[str, dict[str, Any]], *, l
 def lowering(contributions: dict[str, float], params: dict[str, dict[str, Any]], *, limit: int = 3) -> list[dict]:
     falling = sorted((w, name) for name, w in contributions.items() if w <= -MIN_WEIGHT)
     return [{"key": name, "weight": round(w, 3), "params": params.get(name, {})} for w, name in falling[:limit]]
+
+
+def percent(probability: float) -> str:
+    return f"{math.floor(probability * 100 + 0.5)}%"
 
 
 def raising(stored: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +22,7 @@ from app.outbox.service import enqueue
 from app.risk import history, reasons, training
 from app.risk.features import FEATURES, OrderFacts, base_rate, vector
 from app.risk.models import RiskScore, RiskSignal
-from app.risk.scoring import Model, active_model, model_for  # noqa: F401 - active_model: the tests' handle
+from app.risk.scoring import Model, model_for
 from app.shops.models import Shop
 
 log = logging.getLogger(__name__)
@@ -183,10 +182,6 @@ def rescore(session: Session, order_id: int, trigger: str) -> RiskScore | None:
     return score_order(session, order, trigger=trigger)
 
 
-def percent(probability: float) -> str:
-    return f"{math.floor(probability * 100 + 0.5)}%"
-
-
 def view(score: RiskScore, locale: str) -> dict[str, Any]:
     """The API's `risk` object (and what pages show)."""
     raised = reasons.raising(score.reasons)
@@ -204,7 +199,7 @@ def hold_reason(score: RiskScore, threshold: float, locale: str) -> str:
     """The review queue's one line for an order held for risk."""
     raised = reasons.raising(score.reasons)
     why = "; ".join(reasons.phrase(r, locale) for r in raised) or reasons.phrase({"key": "none"}, locale)
-    return reasons.hold_line(locale, percent(score.probability), score.level, percent(threshold), why,
+    return reasons.hold_line(locale, reasons.percent(score.probability), score.level, reasons.percent(threshold), why,
                              reasons.actions_for(raised))
 
 

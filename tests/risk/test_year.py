@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from app.db import get_sessionmaker
 from app.risk import service, training
 from app.risk.models import RiskModel, RiskOutcome, RiskScore, RiskSignal
+from app.risk.scoring import active_model
 from app.shops.models import Shop
 from app.shops.service import add_shop
 from tests.risk.generator import deliveries_for, feed, now, plan_year
@@ -112,7 +113,7 @@ def test_the_model_is_stored_for_this_shop_only_and_explains_from_its_own_weight
         keys = [r["key"] for r in score.reasons]
         assert "forwarder" in keys
         # Each reason's weight is the model's own contribution: coefficient x standardised distance.
-        learned = service.active_model(session, shop.id)
+        learned = active_model(session, shop.id)
         _, contributions = learned.decision([score.features[name] for name in service.FEATURES])
         for reason in score.reasons:
             assert reason["weight"] == pytest.approx(contributions[reason["key"]], abs=1e-3)
