@@ -218,6 +218,23 @@ class Settings(BaseSettings):
         default="var/uploads", description="where customers' resolution photos are stored (relative: to the repo root)"
     )
 
+    # Risk intelligence (issue 11: app/risk).
+    risk_medium_at: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.15, description="probability of a refund or chargeback from which an order's risk is medium"
+    )
+    risk_high_at: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.4, description="probability of a refund or chargeback from which an order's risk is high"
+    )
+    risk_label_days: Annotated[int, Field(ge=7, le=365)] = Field(
+        default=60, description="days an order's outcome needs to be known: younger orders are not trained on"
+    )
+    risk_min_outcomes: Annotated[int, Field(ge=10)] = Field(
+        default=40, description="refunded or disputed orders (old enough) a shop needs before a model is learned"
+    )
+    risk_publish_cards: bool = Field(
+        default=True, description="write Dropguard's level and reasons into the order's risk card in the store"
+    )
+
     @field_validator("database_url")
     @classmethod
     def _postgres_only(cls, value: str) -> str:

@@ -31,11 +31,19 @@ R = TypeVar("R")
 
 log = logging.getLogger(__name__)
 
-# First key of the two-key form, one per kind of effect; shows up as classid in pg_locks.
+# First key of the two-key form, one per kind of effect; shows up as classid in pg_locks. One
+# list, so two kinds can never share a namespace: with a shared one, supplier 5's queue and
+# fulfilment event 5 would take the same lock, and the second to try would stand down.
 SUPPLIER_ORDER = 71001
 STORE_FULFILMENT = 71002
 SHOP_SUBSCRIPTIONS = 71003
 STORE_REFUND = 71004
+RISK_CARD = 71005
+SHOP_TOKEN = 71006
+STORE_FULFILMENT_EVENT = 71007
+STORE_TRACKING_UPDATE = 71008
+SUPPLIER_QUEUE = 71009
+INVENTORY_PUBLISH = 71010
 
 _TRY = text("SELECT pg_try_advisory_lock(:namespace, CAST(:object_id % 2147483648 AS integer))")
 _UNLOCK = text("SELECT pg_advisory_unlock(:namespace, CAST(:object_id % 2147483648 AS integer))")

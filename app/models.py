@@ -11,6 +11,7 @@ from app.outbox.models import OutboxMessage
 from app.privacy.models import PrivacyRequest
 from app.refunds.models import Refund
 from app.resolutions.models import Resolution
+from app.risk.models import RiskCard, RiskModel, RiskOutcome, RiskRate, RiskScore, RiskSignal
 from app.shops.models import Shop
 from app.suppliers.health_models import SupplierQueueEntry, SupplierSlaBreach
 from app.suppliers.models import Supplier, SupplierOrder
@@ -36,6 +37,12 @@ __all__ = [
     "OutboxMessage",
     "Refund",
     "Resolution",
+    "RiskCard",
+    "RiskModel",
+    "RiskOutcome",
+    "RiskRate",
+    "RiskScore",
+    "RiskSignal",
     "Shipment",
     "ShipmentAlert",
     "Shop",

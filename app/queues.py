@@ -25,6 +25,9 @@ ROUTES = {
     "tracking.": "ingest",
     # Data exports, redactions and shop erasure: rare, may be long, never in the webhook path.
     "privacy.": "maintenance",
+    # Risk cards are Admin API calls; scoring and training are analytics (first match wins).
+    "risk.publish_": "store",
+    "risk.": "analytics",
 }
 
 

@@ -29,6 +29,7 @@ TASK_MODULES = [
     "app.shops.tasks",
     "app.tracking.tasks",
     "app.privacy.tasks",
+    "app.risk.tasks",
 ]
 
 
@@ -79,6 +80,9 @@ def create_celery() -> Celery:
             "privacy-housekeeping": {"task": "privacy.housekeeping", "schedule": 60.0},
             # Our refunds the store accepted with a pending transaction: read again until settled.
             "refunds-reconcile-issued": {"task": "refunds.reconcile_issued", "schedule": 300.0},
+            # New outcome facts and the history counts live risk scores read; models retrained daily.
+            "risk-refresh-all": {"task": "risk.refresh_all", "schedule": 1800.0},
+            "risk-train-all": {"task": "risk.train_all", "schedule": 24 * 3600.0},
         },
     )
     return app

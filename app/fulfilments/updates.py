@@ -31,8 +31,6 @@ from app.tracking.aggregators import parse_time
 
 EVENT_TASK = "fulfilments.push_event"
 TRACKING_TASK = "fulfilments.update_tracking"
-EVENT_LOCK = 71003
-TRACKING_LOCK = 71004
 MAX_ATTEMPTS = 9
 # Shopify FulfillmentEventStatus values we report (issue: in transit, out for delivery, delivered,
 # failure; attempted delivery, pickup and delay are the finer Shopify names for the same stages).
@@ -249,7 +247,7 @@ def _finish_event(session: Session, event_id: int, outcome: str, value: Any, cal
 
 def push_event(event_id: int, *, transport: httpx.BaseTransport | None = None) -> str:
     """Create one fulfilment event in the store, once. Raises Busy / StoreTemporaryError to retry."""
-    with exactly_once.advisory_lock(EVENT_LOCK, event_id) as acquired:
+    with exactly_once.advisory_lock(exactly_once.STORE_FULFILMENT_EVENT, event_id) as acquired:
         if not acquired:
             raise Busy(f"store event {event_id} is being pushed")
         with session_scope() as session:
@@ -295,7 +293,7 @@ def _call_tracking(job: _Job, tracking: dict[str, str], transport) -> tuple[str,
 
 def update_tracking(shipment_id: int, *, transport: httpx.BaseTransport | None = None) -> str:
     """Bring the store fulfilment's tracking details in line with the shipment's, once."""
-    with exactly_once.advisory_lock(TRACKING_LOCK, shipment_id) as acquired:
+    with exactly_once.advisory_lock(exactly_once.STORE_TRACKING_UPDATE, shipment_id) as acquired:
         if not acquired:
             raise Busy(f"tracking of shipment {shipment_id} is being updated")
         with session_scope() as session:

@@ -43,7 +43,6 @@ from app.shops.admin_client import AdminClient
 from app.shops.models import Shop
 from app.suppliers import catalogue_gaps
 
-INVENTORY_PUBLISH_LOCK = 71004
 MAX_QUANTITIES = 250
 # Shopify's cost rules: 1 per object (item, variant, level, quantities), 2 per connection. The
 # largest page under the 1,000-point single-query cap is then (1000 - 2) // 4 = 249 items.
@@ -259,7 +258,7 @@ def _store_page(session: Session, shop: Shop, location: str, nodes: list[dict[st
 def publish(shop_id: int, *, transport: httpx.BaseTransport | None = None) -> Report:
     """Set the store quantity of every item marked for it, 250 per mutation, within the budget."""
     report = Report()
-    with exactly_once.advisory_lock(INVENTORY_PUBLISH_LOCK, shop_id) as acquired:
+    with exactly_once.advisory_lock(exactly_once.INVENTORY_PUBLISH, shop_id) as acquired:
         if not acquired:
             report.busy = True  # another publisher runs for this shop; it or the sweep takes ours
             return report

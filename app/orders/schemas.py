@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from app.risk.schemas import RiskRead
+
 
 class TimelineEvent(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -48,3 +50,5 @@ class OrderRead(BaseModel):
 
 class OrderWithTimeline(OrderRead):
     timeline: list[TimelineEvent]
+    # None until the order is scored (when it is paid).
+    risk: RiskRead | None = None

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from app.errors import AppError
 from app.evidence import service as evidence
 from app.orders.models import Customer, DeliveryAddress, Order, OrderLine
+from app.risk import signals as risk_signals
 from app.shops.models import Shop
 
 
@@ -206,6 +207,8 @@ def apply_snapshot(
         _apply_lines(session, order, payload)
         if not redacted:
             _apply_address(session, order, payload)
+            # The payload's risk facts (countries, address and e-mail checks; nothing personal).
+            risk_signals.capture(session, order, payload)
     # A paid or cancelled signal moves the pipeline forward whatever the snapshot's age,
     # because payment and cancellation are never undone by a later edit.
     target = _target_status(topic, payload)

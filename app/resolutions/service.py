@@ -141,6 +141,8 @@ def report(
     if not offers:
         record(session, shop, resolution, "resolution.queued", {"why": "outside_policy"})
         notify(session, order, resolution)
+    # A complaint raises the order's risk of a refund or dispute: score it again.
+    enqueue(session, "risk.rescore_order", order.id, "complaint")
     session.flush()
     return resolution
 

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
+from app import exactly_once
 from app.config import get_settings
 from app.db import get_engine, get_sessionmaker, utcnow
 from app.evidence import service as evidence
@@ -32,8 +33,6 @@ log = logging.getLogger(__name__)
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 - a grant type name
 ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token"  # noqa: S105 - a token type name, not a secret
 OFFLINE = "urn:shopify:params:oauth:token-type:offline-access-token"  # noqa: S105 - a token type name
-# classid of the advisory lock in pg_locks (next to app.exactly_once's 71001/71002).
-SHOP_TOKEN_LOCK = 71003
 LOCK_WAIT_MS = 30_000
 
 
@@ -136,7 +135,7 @@ def _shop_lock(shop_id: int) -> Iterator[None]:
     """Wait for the shop's token lock (blocking, bounded) on a dedicated autocommit connection;
     a killed worker's connection closes and releases it."""
     connection = get_engine().connect().execution_options(isolation_level="AUTOCOMMIT")
-    params = {"ns": SHOP_TOKEN_LOCK, "id": shop_id % 2147483648}
+    params = {"ns": exactly_once.SHOP_TOKEN, "id": shop_id % 2147483648}
     try:
         connection.execute(text(f"SET lock_timeout = {LOCK_WAIT_MS}"))
         connection.execute(text("SELECT pg_advisory_lock(:ns, CAST(:id AS integer))"), params)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from app.db import utcnow
 from app.orders.models import Customer, DeliveryAddress, Order, OrderLine
 from app.outbox.service import enqueue
+from app.risk import service as risk
 from app.shops.models import Shop
 from app.suppliers import address as addresses
 from app.suppliers.events import PLACE_TASK, record_event, record_order_event, reference_for
@@ -30,12 +31,6 @@ POLICIES = ("auto", "review_above_risk", "manual")
 HOLDING = ("review", "address", "unmapped")
 # Supplier orders whose lines are taken: not to be planned again.
 LIVE = ("pending", "placed", "confirmed", "shipped", "cancelling", "reconciling")
-
-
-def risk_score(order: Order) -> float | None:
-    """The order's risk score, 0..1. The scoring model arrives in a later issue: none yet, and
-    None means "not risky" for the review policy."""
-    return None
 
 
 def policy_of(shop: Shop) -> tuple[str, float]:
@@ -168,12 +163,25 @@ def plan(session: Session, order: Order, *, released: bool = False) -> list[Supp
         return []
     if not released:
         policy, threshold = policy_of(shop)
-        score = risk_score(order)
-        if policy == "manual" or (policy == "review_above_risk" and score is not None and score >= threshold):
-            reason = ("the shop orders from suppliers by hand" if policy == "manual"
-                      else f"risk score {score:.2f} is at or above {threshold:.2f}")
-            raise_flag(session, shop, order, "review", reason, {"policy": policy, "risk_score": score,
-                                                                  "threshold": threshold})
+        # Every paid order is scored (the merchant sees it, the store's risk card gets it); the
+        # review policy holds the ones at or above the threshold with the score's reasons, and the
+        # ones that could not be scored.
+        paid = risk.score_paid(session, order)
+        score = paid.score
+        probability = score.probability if score is not None else None
+        risky = probability is not None and probability >= threshold
+        if policy == "manual" or (policy == "review_above_risk" and (risky or paid.failed)):
+            if policy == "manual":
+                reason = "the shop orders from suppliers by hand"
+            elif paid.failed:
+                reason = "the order's risk could not be scored: review it before it is sent"
+            else:
+                reason = risk.hold_reason(score, threshold, shop.locale or "en")
+            data = {"policy": policy, "risk_score": probability, "threshold": threshold}
+            if score is not None:
+                data.update(risk_level=score.level, risk_reasons=[r["key"] for r in score.reasons if r["weight"] > 0],
+                            risk_model=score.model_version)
+            raise_flag(session, shop, order, "review", reason, data)
             return []
     checked = check_address(session, shop, order)
     if not checked.ok:

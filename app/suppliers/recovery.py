@@ -23,8 +23,6 @@ from app.suppliers.models import SupplierOrder
 
 log = logging.getLogger(__name__)
 
-# Namespace of the per-supplier releaser lock (next to exactly_once.SUPPLIER_ORDER / STORE_FULFILMENT).
-SUPPLIER_QUEUE_LOCK = 71003
 # One release run stops after this long, well inside a task's time limit; the next beat goes on.
 RUN_SECONDS = 45.0
 
@@ -48,7 +46,7 @@ def release_supplier(supplier_id: int, *, transport: httpx.BaseTransport | None 
     fails again. Returns how many left the queue."""
     released = 0
     deadline = deadline or time.monotonic() + RUN_SECONDS
-    with exactly_once.advisory_lock(SUPPLIER_QUEUE_LOCK, supplier_id) as acquired:
+    with exactly_once.advisory_lock(exactly_once.SUPPLIER_QUEUE, supplier_id) as acquired:
         if not acquired:
             return 0
         while time.monotonic() < deadline:

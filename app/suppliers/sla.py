@@ -20,6 +20,7 @@ from app.config import get_settings
 from app.db import utcnow
 from app.evidence import service as evidence
 from app.fulfilments.models import Shipment
+from app.outbox.service import enqueue
 from app.shops.models import Shop
 from app.suppliers.health_models import SupplierSlaBreach
 from app.suppliers.models import Supplier, SupplierOrder
@@ -158,6 +159,8 @@ def detect_breaches(
                     "sla": sla.as_data(),
                 },
             )
+            # A late supplier raises the order's risk of a refund: score it again.
+            enqueue(session, "risk.rescore_order", so.order_id, "supplier_late")
             recorded.append(session.get(SupplierSlaBreach, breach_id))
     session.flush()
     return recorded

@@ -23,6 +23,7 @@ from app.fulfilments.models import Shipment
 from app.notifications import service as notifications
 from app.notifications.stages import STAGES
 from app.orders.models import Order
+from app.outbox.service import enqueue
 from app.shops.models import Shop
 from app.tracking.models import ShipmentAlert
 
@@ -81,6 +82,8 @@ def raise_alert(session: Session, shop: Shop, order: Order, shipment: Shipment, 
         return None
     record(session, shop, shipment, "shipment.alert", {"condition": condition, "alert_id": alert_id, **details},
            occurred_at=now)
+    if condition != "invalid_number":  # a stalled or troubled parcel raises the order's risk
+        enqueue(session, "risk.rescore_order", order.id, condition)
     stage = CONDITIONS[condition]
     if stage is not None:
         notify_customer(session, order, stage, message_context(condition, shipment))

@@ -9,9 +9,11 @@ from sqlalchemy import select
 
 from app.db import get_sessionmaker
 from app.evidence.models import EvidenceEvent
+from app.orders.service import apply_snapshot
 from app.suppliers import address, mapping, ordering, service
 from app.suppliers.models import Supplier
 from app.suppliers.tables import MappingImport, OrderFlag, SupplierOrderLine, VariantMapping
+from tests.factories import order_payload
 from tests.suppliers.helpers import hold_outbox, kinds, paid_order, supplier_orders
 from tests.suppliers.protocol_helpers import no_default_supplier
 
@@ -116,21 +118,26 @@ def test_manual_policy_holds_until_released(db, shop):
     assert len(supplier_orders(order.id)) == 1
 
 
-def test_review_above_risk_uses_the_hook(db, shop, monkeypatch):
+def test_review_above_risk_holds_what_the_risk_score_puts_above_the_threshold(db, shop):
     shop.settings = {"ordering": {"policy": "review_above_risk", "risk_threshold": 0.5}}
     db.commit()
     quiet = paid_order(db, shop)
-    service.plan_for_order(db, quiet)  # no score yet: not risky
+    service.plan_for_order(db, quiet)  # an ordinary order scores well below 50 %
     hold_outbox(db)
     db.commit()
     assert len(supplier_orders(quiet.id)) == 1
-    monkeypatch.setattr(ordering, "risk_score", lambda order: 0.8)
-    risky = paid_order(db, shop)
+    payload = order_payload(email="zq83920417@mailinator.com")
+    payload["shipping_address"]["address1"] = "Shipito, 1010 Forwarding Way"
+    payload["billing_address"] = {"first_name": "Max", "last_name": "Other", "country_code": "GB"}
+    risky, _ = apply_snapshot(db, shop, "orders/paid", payload)
+    db.commit()
     service.plan_for_order(db, risky)
+    hold_outbox(db)
     db.commit()
     assert supplier_orders(risky.id) == []
     flag = db.scalar(select(OrderFlag).where(OrderFlag.order_id == risky.id))
-    assert flag.kind == "review" and "0.80" in flag.reason
+    assert flag.kind == "review" and "parcel forwarder" in flag.reason and "50%" in flag.reason
+    assert flag.data["risk_score"] >= 0.5 and "forwarder" in flag.data["risk_reasons"]
 
 
 def _addr(**fields):

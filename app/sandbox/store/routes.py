@@ -15,12 +15,23 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
-from app.sandbox.store import control, cost, graphql_api, history, refund_records, refunds, state, webhooks
+from app.sandbox.store import (
+    control,
+    cost,
+    graphql_api,
+    history,
+    refund_records,
+    refunds,
+    risk_assessments,
+    state,
+    webhooks,
+)
 from app.sandbox.store.oauth_routes import router as oauth_router
 from app.shops.domains import is_shop_domain
 
 router = APIRouter()
 router.include_router(oauth_router)
+router.include_router(risk_assessments.router)
 
 
 class ShopIn(BaseModel):

@@ -12,10 +12,19 @@ from typing import Any
 from graphql import GraphQLError, GraphQLResolveInfo, build_schema
 from graphql.execution.values import get_directive_values
 
-from app.sandbox.store import events, fulfil, history, inventory_schema, refunds, state, subscriptions
+from app.sandbox.store import (
+    events,
+    fulfil,
+    history,
+    inventory_schema,
+    refunds,
+    risk_assessments,
+    state,
+    subscriptions,
+)
 from app.sandbox.store.sdl import SDL
 
-SCHEMA = build_schema(SDL + inventory_schema.SDL + refunds.SDL)
+SCHEMA = build_schema(SDL + inventory_schema.SDL + refunds.SDL + risk_assessments.SDL)
 MAX_PAGE = 250
 FULFILLMENT_STATUS = {None: "UNFULFILLED", "partial": "PARTIALLY_FULFILLED", "fulfilled": "FULFILLED",
                       "restocked": "RESTOCKED"}
@@ -141,6 +150,7 @@ def _order(document: dict[str, Any]) -> dict[str, Any]:
         ][: first or None],
         **history.order_fields(document),
         **refunds.order_fields(document),
+        **risk_assessments.order_fields(document),
     }
 
 
@@ -255,4 +265,5 @@ ROOT = {
     "fulfillmentEventCreate": _resolve_event_create,
     **inventory_schema.ROOT,
     **refunds.ROOT,
+    **risk_assessments.ROOT,
 }
