@@ -23,6 +23,8 @@ ROUTES = {
     "tracking.": "ingest",
     # Data exports, redactions and shop erasure: rare, may be long, never in the webhook path.
     "privacy.": "maintenance",
+    # Insight aggregates and complaint classification: never ahead of customer-facing work.
+    "insights.": "analytics",
 }
 
 

@@ -28,6 +28,7 @@ TASK_MODULES = [
     "app.shops.tasks",
     "app.tracking.tasks",
     "app.privacy.tasks",
+    "app.insights.tasks",
 ]
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from app.config import get_settings
 from app.db import utcnow
 from app.evidence import service as evidence
+from app.insights.refresh import order_changed
 from app.evidence.models import EvidenceEvent
 from app.notifications import channels, quiet, rendering
 from app.notifications.models import Notification
@@ -124,6 +125,7 @@ def _record(session: Session, shop: Shop, order_id: int, kind: str, data: dict, 
         data=data,
         personal={"recipient": recipient} if recipient else None,
     )
+    order_changed(session, order_id)  # a delay message sent early or late (notification effect)
 
 
 def schedule(

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import AppError
 from app.evidence import service as evidence
+from app.insights.refresh import order_changed
 from app.orders.models import Customer, DeliveryAddress, Order, OrderLine
 from app.shops.models import Shop
 
@@ -230,6 +231,7 @@ def apply_snapshot(
         webhook_delivery_id=delivery_id,
     )
     session.flush()
+    order_changed(session, order.id)  # revenue, lines and destination of the insights
     return order, changes
 
 

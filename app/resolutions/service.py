@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.evidence import service as evidence
+from app.insights.refresh import order_changed
 from app.fulfilments.models import Shipment
 from app.notifications import service as notifications
 from app.orders.models import Order
@@ -54,6 +55,7 @@ def record(
         data={"resolution_id": resolution.id, "status": resolution.status, **data},
         personal=personal,
     )
+    order_changed(session, resolution.order_id)  # claims, remedies and refunds feed the analytics
 
 
 def _since(session: Session, order: Order) -> datetime:

@@ -20,6 +20,7 @@ from app.config import get_settings
 from app.db import utcnow
 from app.evidence import service as evidence
 from app.fulfilments.models import Shipment
+from app.insights.refresh import order_changed
 from app.shops.models import Shop
 from app.suppliers.health_models import SupplierSlaBreach
 from app.suppliers.models import Supplier, SupplierOrder
@@ -158,6 +159,7 @@ def detect_breaches(
                     "sla": sla.as_data(),
                 },
             )
+            order_changed(session, so.order_id)  # a step not done in time counts as late on the scorecard
             recorded.append(session.get(SupplierSlaBreach, breach_id))
     session.flush()
     return recorded
