@@ -75,6 +75,7 @@ def create_app(*, start_relay: bool = False) -> FastAPI:
     from app.dashboard.shipments import router as shipments_router
     from app.dashboard.suppliers_pages import router as supplier_pages_router
     from app.dashboard.templates_page import router as notification_templates_router
+    from app.insights.routes import router as insights_api_router
     from app.resolutions.pages import router as resolutions_router
     from app.shops.routes import router as auth_router
     from app.status.lookup_pages import router as status_lookup_router
@@ -88,6 +89,7 @@ def create_app(*, start_relay: bool = False) -> FastAPI:
     app.include_router(supplier_webhooks_router)
     app.include_router(carrier_webhooks_router)
     app.include_router(api_router)
+    app.include_router(insights_api_router)
     app.include_router(auth_router)
     app.include_router(dashboard_router)
     app.include_router(health_router)

@@ -86,7 +86,7 @@ def _probabilities(model: CalibratedClassifierCV, row: sparse.csr_matrix) -> np.
     calibrated = model.calibrated_classifiers_[0]
     svm = calibrated.estimator
     decision = np.asarray(row @ svm.coef_.T).ravel() + svm.intercept_
-    sigmoids = np.array([1.0 / (1.0 + np.exp(c.a_ * d + c.b_)) for c, d in zip(calibrated.calibrators, decision)])
+    sigmoids = np.array([1.0 / (1.0 + np.exp(c.a_ * d + c.b_)) for c, d in zip(calibrated.calibrators, decision, strict=True)])
     if len(model.classes_) == 2:
         return np.array([1.0 - sigmoids[0], sigmoids[0]])
     total = sigmoids.sum()

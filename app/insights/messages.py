@@ -112,13 +112,17 @@ def record(
     under the same source reference is not stored again (None). Flushes; the caller commits."""
     if source not in SOURCES:
         raise ValueError(f"unknown message source {source!r}")
+    # The channel that brought the message checked it already; a long one is kept to what is read.
+    body = body.replace("\x00", "").strip()[:MAX_BODY]
+    if not body:
+        return None
     existing = session.scalar(select(CustomerMessage.id).where(
         CustomerMessage.shop_id == shop.id, CustomerMessage.source == source, CustomerMessage.source_ref == source_ref))
     if existing is not None:
         return None
     message = CustomerMessage(
         shop_id=shop.id, order_id=order_id, source=source, source_ref=source_ref[:255],
-        subject=(subject or None) and subject[:512], body=clean_text(body, field="message"),
+        subject=(subject or None) and subject[:512], body=body,
         received_at=received_at or utcnow(),
     )
     session.add(message)

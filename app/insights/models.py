@@ -19,7 +19,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.db import Base, TimestampMixin
 
 
-
 class OrderFacts(Base):
     """What one order contributes to the insights, as last computed from its source rows."""
 

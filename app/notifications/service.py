@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 from app.config import get_settings
 from app.db import utcnow
 from app.evidence import service as evidence
-from app.insights.refresh import order_changed
 from app.evidence.models import EvidenceEvent
+from app.insights.refresh import order_changed
 from app.notifications import channels, quiet, rendering
 from app.notifications.models import Notification
 from app.notifications.stages import CONTEXT_KEYS, REPEATABLE, STAGES, base_stage, clean_context

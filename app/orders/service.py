@@ -28,6 +28,14 @@ STATUS_RANK = {"open": 0, "paid": 1, "supplier_ordered": 2, "shipped": 3, "deliv
 SUPPORTED_LOCALES = ("en", "fr", "es", "de")
 
 
+def _placed_at(payload: dict[str, Any]) -> datetime | None:
+    """The store's created_at; an order whose created_at is missing or unreadable is still taken."""
+    try:
+        return _time(payload["created_at"], "created_at") if payload.get("created_at") else None
+    except BadOrderPayload:
+        return None
+
+
 def _time(value: Any, field: str) -> datetime:
     try:
         moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
@@ -176,6 +184,8 @@ def apply_snapshot(
             locale=locale,
             status="open",
             source_updated_at=updated_at,
+            # When the customer placed it, as the store says (the insights count orders by it).
+            placed_at=_placed_at(payload),
         )
         session.add(order)
         session.flush()

@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.evidence import service as evidence
-from app.insights.refresh import order_changed
 from app.fulfilments.models import Shipment
+from app.insights import messages as customer_messages
+from app.insights.refresh import order_changed
 from app.notifications import service as notifications
 from app.orders.models import Order
 from app.outbox.service import enqueue
@@ -141,6 +142,10 @@ def report(
         source="customer",
         personal={"message": message, "photo_names": photo_names, "ip": ip, "user_agent": (user_agent or "")[:512]},
     )
+    # The customer's words are classified like every other message (reason, urgency, language).
+    if message.strip():
+        customer_messages.record(session, shop, source="claim", source_ref=f"resolution:{resolution.id}",
+                                 body=message, order_id=order.id)
     if not offers:
         record(session, shop, resolution, "resolution.queued", {"why": "outside_policy"})
         notify(session, order, resolution)

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.evidence import service as evidence
-from app.insights.refresh import order_changed
 from app.fulfilments.models import Shipment
+from app.insights.refresh import order_changed
 from app.notifications import service as notifications
 from app.orders.models import Order
 from app.shops.models import Shop
