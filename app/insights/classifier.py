@@ -62,7 +62,10 @@ ESCALATION_CUES = (
     r"paypal",
     r"lawyer|solicitor|avocat|abogad|anwalt",
     r"police|polizei|policia|gendarmerie|plainte|denunci|anzeige",
-    r"trading standards|dgccrf|\bconsumo\b|verbraucherzentrale|\bocu\b|\bbbb\b",
+    r"trading standards|dgccrf|repression des fraudes|\bconsumo\b|verbraucherzentrale|\bocu\b|\bbbb\b"
+    r"|better business bureau|action fraud",
+    r"\bico\b|\bcnil\b|\baepd\b|datenschutz",  # data-protection authorities
+    r"revers|zuruckhol|zuruckbuch|bucht .{0,20}zuruck|devolver el cargo|annuler (le paiement|l.operation)",
     r"\bvisa\b|mastercard|amex",
     r"scam|arnaque|escroquerie|estafa|betrug",
     r"fraud|fraude",
@@ -96,7 +99,8 @@ def _probabilities(model: CalibratedClassifierCV, row: sparse.csr_matrix) -> np.
 def _calibrated(C: float, *, balanced: bool = False) -> CalibratedClassifierCV:
     # Platt scaling over 5 unshuffled folds: deterministic, and `confidence` is a probability.
     return CalibratedClassifierCV(
-        LinearSVC(C=C, class_weight="balanced" if balanced else None), cv=5, method="sigmoid", ensemble=False
+        LinearSVC(C=C, class_weight="balanced" if balanced else None, random_state=0), cv=5, method="sigmoid",
+        ensemble=False
     )
 
 
@@ -166,23 +170,23 @@ class ComplaintModel:
             confidence=float(reason_p[best]),
             urgent_probability=urgent_p,
             language_confidence=float(language_p[language_best]),
-            because=self._because(row, best),
+            because=self._because(view, row, best),
         )
 
-    def _because(self, row: sparse.csr_matrix, class_index: int, top: int = 5) -> tuple[str, ...]:
+    def _because(self, view: str, row: sparse.csr_matrix, class_index: int, top: int = 5) -> tuple[str, ...]:
+        """The message's own words that carry the most weight towards the answer: each n-gram's
+        contribution (tf-idf value × the class's weight) is credited to the word it lies in."""
         contributions = row.multiply(self._weights[class_index]).tocsr()
-        if contributions.nnz == 0:
-            return ()
-        order = np.argsort(-contributions.data)[: top * 3]
-        words: list[str] = []
-        for i in order:
-            gram = self._names[contributions.indices[i]].strip()
-            if contributions.data[i] <= 0 or len(gram) < 3 or any(gram in w for w in words):
-                continue
-            words.append(gram)
-            if len(words) == top:
+        words = [w for w in re.findall(r"\w+", view) if len(w) >= 3]
+        scores: dict[str, float] = {}
+        for i in np.argsort(-contributions.data)[:40]:
+            if contributions.data[i] <= 0:
                 break
-        return tuple(words)
+            gram = self._names[contributions.indices[i]].strip()
+            owner = next((w for w in words if gram in w), None) if len(gram) >= 2 else None
+            if owner is not None:
+                scores[owner] = scores.get(owner, 0.0) + float(contributions.data[i])
+        return tuple(sorted(scores, key=lambda w: -scores[w])[:top])
 
 
 def shipped_examples(examples: Sequence[dataset.Example]) -> list[LabelledText]:
