@@ -14,8 +14,8 @@ from app.config import ConfigError, get_settings
 from app.errors import register_error_handlers
 from app.gc_tuning import freeze_startup_objects
 from app.ops import register_collectors
-from app.ops import router as ops_router
 from app.outbox.relay import OutboxRelay
+from app.web import errors as web_errors
 
 log = logging.getLogger(__name__)
 
@@ -60,50 +60,15 @@ def create_app(*, start_relay: bool = False) -> FastAPI:
 
     app = FastAPI(title="Dropguard", lifespan=lifespan, docs_url=None, redoc_url=None)
     register_error_handlers(app)
+    web_errors.register(app)
     register_collectors()
 
     app.add_middleware(logs.RequestIdMiddleware)
 
-    from app.api.routes import router as api_router
-    from app.dashboard.health_pages import router as health_router
-    from app.dashboard.pages import router as dashboard_router
-    from app.dashboard.privacy_page import router as privacy_router
-    from app.dashboard.resolution_policy_page import router as resolution_policy_router
-    from app.dashboard.resolutions_page import router as resolution_queue_router
-    from app.dashboard.review_page import router as review_router
-    from app.dashboard.settings_page import router as settings_router
-    from app.dashboard.shipments import router as shipments_router
-    from app.dashboard.suppliers_pages import router as supplier_pages_router
-    from app.dashboard.templates_page import router as notification_templates_router
-    from app.insights.routes import router as insights_api_router
-    from app.resolutions.pages import router as resolutions_router
-    from app.shops.routes import router as auth_router
-    from app.status.lookup_pages import router as status_lookup_router
-    from app.status.pages import router as status_router
-    from app.suppliers.routes import router as supplier_webhooks_router
-    from app.tracking.routes import router as carrier_webhooks_router
-    from app.webhooks.routes import router as webhooks_router
+    from app.web.routers import routers
 
-    app.include_router(ops_router)
-    app.include_router(webhooks_router)
-    app.include_router(supplier_webhooks_router)
-    app.include_router(carrier_webhooks_router)
-    app.include_router(api_router)
-    app.include_router(insights_api_router)
-    app.include_router(auth_router)
-    app.include_router(dashboard_router)
-    app.include_router(health_router)
-    app.include_router(settings_router)
-    app.include_router(privacy_router)
-    app.include_router(shipments_router)
-    app.include_router(supplier_pages_router)
-    app.include_router(review_router)
-    app.include_router(resolution_queue_router)
-    app.include_router(resolution_policy_router)
-    app.include_router(notification_templates_router)
-    app.include_router(status_lookup_router)
-    app.include_router(status_router)
-    app.include_router(resolutions_router)
+    for router in routers():
+        app.include_router(router)
 
     if settings.sandbox:
         from app.sandbox.app import create_sandbox_app

@@ -1,4 +1,4 @@
-"""Merchant pages embedded in the store admin: recent orders and each order's evidence timeline.
+"""Merchant pages that span domains: recent orders and each order's evidence timeline.
 
 Authenticated by the Shopify session token (App Bridge ID token, `?id_token=` on navigations);
 the shop comes only from the verified token, and every query is scoped to it.
@@ -8,104 +8,36 @@ from __future__ import annotations
 
 import json
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy.orm import Session
 
-from app.config import get_settings
-from app.dashboard import nav, service
+from app.dashboard import service
 from app.db import SessionDep
-from app.errors import Unauthorized
 from app.history import service as history
-from app.shops.auth import current_shop
-from app.shops.domains import is_shop_domain
-from app.shops.models import Shop
-from app.templating import format_datetime, format_money, page_templates
+from app.web import nav
+from app.web.auth import MerchantShop
+from app.web.errors import PageNotFound
+from app.web.rendering import render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
-
-_BADGES = {
-    "paid": "info", "supplier_ordered": "info", "placed": "info", "confirmed": "info", "pending": "",
-    "shipped": "ok", "delivered": "ok", "sent": "ok", "pushed": "ok",
-    "sending": "warn", "open": "warn", "skipped": "",
-    "cancelled": "bad", "failed": "bad",
-    "done": "ok", "held": "warn",
-    "running": "info", "completed": "ok",  # the history import
-}
-
-
-def _headers(shop_domain: str | None) -> dict[str, str]:
-    # Embedded apps may be framed only by the store's admin (Shopify's clickjacking requirement).
-    ancestors = f"https://{shop_domain} https://admin.shopify.com" if shop_domain else "https://admin.shopify.com"
-    return {
-        "Content-Security-Policy": f"frame-ancestors {ancestors};",
-        "Cache-Control": "no-store",
-        # Page URLs carry the session token (?id_token=): never hand it to another site in a Referer.
-        "Referrer-Policy": "same-origin",
-    }
-
-
-def _base_context(request: Request, shop: Shop | None) -> dict:
-    settings = get_settings()
-    return {
-        "locale": "en",
-        "api_key": settings.shopify_api_key,
-        "shop": shop,
-        "nav_query": urlencode(
-            {k: v for k, v in (("id_token", request.query_params.get("id_token")), ("shop", shop.domain if shop else None)) if v}
-        ),
-        "nav": nav.items() if shop else [],
-        "active": nav.active_key(request.url.path),
-        "badge": lambda status: _BADGES.get(status or "", ""),
-        "money": lambda amount, currency: format_money(amount, currency, "en"),
-        "when": lambda moment: format_datetime(moment, "en", shop.timezone if shop else None),
-    }
-
-
-def _page(request: Request, name: str, context: dict, *, status_code: int = 200) -> HTMLResponse:
-    shop = context.get("shop")
-    return page_templates().TemplateResponse(
-        request, name, context, status_code=status_code, headers=_headers(shop.domain if shop else None)
-    )
-
-
-def _authenticate(request: Request, session: Session) -> Shop | HTMLResponse:
-    try:
-        return current_shop(request, session)
-    except Unauthorized as error:
-        hinted = request.query_params.get("shop", "")
-        shop_hint = hinted if is_shop_domain(hinted) else ""
-        reopen = ""
-        if shop_hint:
-            # Reopening the app from the admin mints a fresh session token (they live one minute).
-            reopen = get_settings().admin_base(shop_hint) + "/admin"
-        context = {**_base_context(request, None), "reason": error.message, "reopen_url": reopen}
-        return _page(request, "dashboard/unauthorized.html", context, status_code=401)
+nav.register("orders", "Orders", "/admin", order=10, prefixes=("/admin/orders",))
 
 
 @router.get("", response_class=HTMLResponse)
-def orders_page(request: Request, session: SessionDep) -> HTMLResponse:
-    shop = _authenticate(request, session)
-    if isinstance(shop, HTMLResponse):
-        return shop
+def orders_page(request: Request, session: SessionDep, shop: MerchantShop) -> HTMLResponse:
     rows = service.recent_orders(session, shop)
-    context = {**_base_context(request, shop), "rows": rows, "history": history.import_progress(session, shop.id)}
-    return _page(request, "dashboard/orders.html", context)
+    context = {"rows": rows, "history": history.import_progress(session, shop.id)}
+    return render(request, "dashboard/orders.html", shop, context)
 
 
 @router.get("/orders/{order_id}", response_class=HTMLResponse)
 def order_page(
-    request: Request, session: SessionDep, order_id: Annotated[int, Path(ge=1, le=2**63 - 1)]
+    request: Request, session: SessionDep, shop: MerchantShop, order_id: Annotated[int, Path(ge=1, le=2**63 - 1)]
 ) -> HTMLResponse:
-    shop = _authenticate(request, session)
-    if isinstance(shop, HTMLResponse):
-        return shop
-    context = _base_context(request, shop)
     order = service.order_for_shop(session, shop, order_id)
     if order is None:
-        return _page(request, "dashboard/not_found.html", {**context, "order_id": order_id}, status_code=404)
+        raise PageNotFound("order", order_id)
     row, events = service.order_detail(session, shop, order)
     timeline = [
         {
@@ -121,4 +53,4 @@ def order_page(
         }
         for e in events
     ]
-    return _page(request, "dashboard/order.html", {**context, "row": row, "timeline": timeline})
+    return render(request, "dashboard/order.html", shop, {"row": row, "timeline": timeline})
