@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.exc import OperationalError
 
 from app.db import session_scope
-from app.insights import aggregates, messages
+from app.insights import aggregates, inbound, messages
 from app.worker import celery_app
 
 
@@ -28,3 +28,10 @@ def classify_message(message_id: int) -> str:
 def rebuild_shop(shop_id: int) -> int:
     with session_scope() as session:
         return aggregates.rebuild_shop(session, shop_id)
+
+
+@celery_app.task(name="insights.process_inbound_mail", autoretry_for=(OperationalError,), max_retries=8,
+                 retry_backoff=True)
+def process_inbound_mail(delivery_id: int) -> str:
+    with session_scope() as session:
+        return inbound.process_delivery(session, delivery_id)
