@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -118,6 +119,12 @@ def record(
         return None
     existing = session.scalar(select(CustomerMessage.id).where(
         CustomerMessage.shop_id == shop.id, CustomerMessage.source == source, CustomerMessage.source_ref == source_ref))
+    # The same words about the same order within a day are one message: a form sent twice, or a
+    # claim opened on the customer's behalf from the message that asked for it.
+    if existing is None and order_id is not None:
+        existing = session.scalar(select(CustomerMessage.id).where(
+            CustomerMessage.shop_id == shop.id, CustomerMessage.order_id == order_id, CustomerMessage.body == body,
+            CustomerMessage.received_at >= (received_at or utcnow()) - timedelta(days=1)).limit(1))
     if existing is not None:
         return None
     message = CustomerMessage(
@@ -157,10 +164,15 @@ def classify_stored(session: Session, message_id: int) -> str:
         data={"message_id": message.id, "source": message.source, "reason": result.reason, "urgent": result.urgent,
               "language": result.language, "confidence": message.confidence, "model": message.model},
     )
+    outcome = "classified"
+    if result.urgent:
+        from app.insights import escalation  # it imports the resolution service, which imports this module
+
+        outcome = "urgent:" + escalation.on_urgent(session, shop, message, result.reason)
     if message.order_id is not None:
         order_changed(session, message.order_id)
     session.flush()
-    return "urgent" if result.urgent else "classified"
+    return outcome
 
 
 def correct(session: Session, shop: Shop, message_id: int, *, reason: str, urgent: bool) -> CustomerMessage:
@@ -199,6 +211,16 @@ def recent(session: Session, shop_id: int, *, limit: int = 100, urgent_only: boo
         query = query.where(func.coalesce(CustomerMessage.corrected_urgent, CustomerMessage.urgent).is_(True))
     return list(session.scalars(query.order_by(CustomerMessage.received_at.desc(), CustomerMessage.id.desc())
                                 .limit(limit)))
+
+
+def urgent_exists(shop_id: int, order_id_column: Any) -> Any:
+    """A SQL condition: the order named by `order_id_column` has an urgent message (queues sort by it)."""
+    return (
+        select(CustomerMessage.id)
+        .where(CustomerMessage.shop_id == shop_id, CustomerMessage.order_id == order_id_column,
+               func.coalesce(CustomerMessage.corrected_urgent, CustomerMessage.urgent).is_(True))
+        .exists()
+    )
 
 
 def urgent_order_ids(session: Session, shop_id: int, order_ids: list[int]) -> set[int]:

@@ -268,7 +268,8 @@ def queue(session: Session, shop_id: int, *, limit: int = 100) -> list[Resolutio
         session.scalars(
             select(Resolution)
             .where(Resolution.shop_id == shop_id, Resolution.status.in_(QUEUE))
-            .order_by(Resolution.created_at)
+            # A customer threatening a chargeback or their bank comes first (app.insights).
+            .order_by(customer_messages.urgent_exists(shop_id, Resolution.order_id).desc(), Resolution.created_at)
             .limit(limit)
         )
     )

@@ -167,3 +167,33 @@ def test_the_analytics_queue_classifies_and_counts_an_urgent_contact_message(db,
     assert facts.facts["message_reasons"] == [message.reason]
     with get_sessionmaker()() as session:
         assert messages.urgent_order_ids(session, shop.id, [order.id]) == {order.id}
+
+
+def test_an_urgent_message_raises_its_order_and_opens_a_claim_when_the_policy_says_so(db, shop, make_shop):
+    from app.resolutions import service as resolutions
+    from app.resolutions.models import Resolution
+    from app.shops.models import Shop
+    from tests.insights.history import History
+
+    calm, worried = paid_order(db, shop), paid_order(db, shop)
+    History(db, None, shop).claim(calm, "damaged", message="A small scratch on the lid", deny=False)
+    live = db.get(Shop, shop.id)
+    live.settings = {**live.settings, "resolutions": {"proactive_on_urgent": True}}
+    db.commit()
+    words = "Where is my parcel?? 6 weeks! I will dispute the payment with my bank tomorrow."
+    with get_sessionmaker()() as session:
+        message = messages.record(session, db.get(Shop, shop.id), source="contact_form", source_ref="u1", body=words,
+                                  order_id=worried.id)
+        session.commit()
+        assert messages.classify_stored(session, message.id) == "urgent:claim_opened"
+        session.commit()
+        claims = session.scalars(select(Resolution).where(Resolution.order_id == worried.id)).all()
+        assert [(c.status, c.reason, c.message) for c in claims] == [("pending_review", "not_received", words)]
+        # The calm claim came first but the urgent order is answered first.
+        calm_claim = session.scalars(select(Resolution).where(Resolution.order_id == calm.id)).one()
+        if calm_claim.status == "offered":
+            resolutions.ask_shop(session, session.get(Shop, shop.id), session.get(type(calm), calm.id), calm_claim)
+            session.commit()
+        assert [r.order_id for r in resolutions.queue(session, shop.id)] == [worried.id, calm.id]
+        assert len(_messages(worried.id)) == 1  # the claim carries the same words: still one message
+    assert "insights.claim_opened" in _kinds(worried.id)
