@@ -60,22 +60,27 @@ def _decode(table: str, encoded: str) -> list[Any]:
     return parts
 
 
+# Adds two measure objects key by key in one statement, keeping only non-zero sums.
+_MERGED = text("""
+    (SELECT coalesce(jsonb_object_agg(key, total), '{}'::jsonb) FROM (
+        SELECT key, sum(value::bigint) AS total
+        FROM (SELECT * FROM jsonb_each_text({table}.measures) UNION ALL SELECT * FROM jsonb_each_text(EXCLUDED.measures))
+             AS both_sides
+        GROUP BY key HAVING sum(value::bigint) <> 0) AS sums)
+""".strip())
+
+
 def apply(session: Session, changes: dict[tuple[str, str], dict[str, int]]) -> None:
-    """Add `changes` to the aggregate rows, in (table, key) order; rows left all-zero are deleted."""
+    """Add `changes` to the aggregate rows, one upsert per row, in (table, key) order: every
+    refresh takes the row locks in that one global order, so two never deadlock. A row whose
+    measures all fall to zero stays with an empty object (readers sum it as nothing)."""
     for table, encoded in sorted(changes):
         model = _TABLES[table]
         values = _key_values(table, _decode(table, encoded))
-        session.execute(insert(model).values(**values, measures={}).on_conflict_do_nothing())
-        conditions = [getattr(model, column) == value for column, value in values.items()]
-        row = session.scalars(select(model).where(*conditions).with_for_update()).one()
-        measures = dict(row.measures)
-        for name, value in changes[(table, encoded)].items():
-            measures[name] = measures.get(name, 0) + value
-        measures = {name: value for name, value in measures.items() if value}
-        if measures:
-            row.measures = measures
-        else:
-            session.delete(row)
+        statement = insert(model).values(**values, measures=changes[(table, encoded)])
+        merged = text(_MERGED.text.replace("{table}", model.__tablename__))
+        session.execute(statement.on_conflict_do_update(
+            index_elements=list(_KEY_COLUMNS[table]), set_={"measures": merged}))
     session.flush()
 
 
@@ -132,7 +137,8 @@ def stored(session: Session, shop_id: int) -> dict[tuple[str, str], dict[str, in
         for row in session.scalars(select(model).where(model.shop_id == shop_id)):
             key = [getattr(row, column) for column in _KEY_COLUMNS[table]]
             key[1] = key[1].isoformat()
-            found[(table, _encode(key))] = dict(row.measures)
+            if row.measures:  # a row emptied by later changes adds nothing
+                found[(table, _encode(key))] = dict(row.measures)
     return found
 
 

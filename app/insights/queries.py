@@ -55,7 +55,8 @@ def totals(session: Session, shop_id: int, filters: Filters, by: tuple[str, ...]
     query = select(*columns, *(_measure(Aggregate, m).label(m) for m in MEASURES)).where(
         Aggregate.shop_id == shop_id, *filters.conditions(Aggregate))
     if columns:
-        query = query.group_by(*columns).order_by(*columns)
+        # Rows emptied by later changes (an order moved to another supplier) form no group.
+        query = query.group_by(*columns).having(_measure(Aggregate, "orders") > 0).order_by(*columns)
     rows = [dict(row._mapping) for row in session.execute(query)]
     if not by and rows and rows[0]["orders"] == 0:
         return [{m: 0 for m in MEASURES}]
@@ -72,7 +73,8 @@ def breakdown(session: Session, shop_id: int, filters: Filters, kind: str, by: t
         .group_by(*columns, Breakdown.reason, Breakdown.bucket)
         .order_by(*columns, Breakdown.reason, Breakdown.bucket)
     )
-    return [dict(row._mapping) for row in session.execute(query)]
+    rows = [dict(row._mapping) for row in session.execute(query)]
+    return [row for row in rows if any(row[n] for n in names)]
 
 
 def percentile(buckets: dict[int, int], share: float) -> int | None:
