@@ -232,3 +232,31 @@ def urgent_order_ids(session: Session, shop_id: int, order_ids: list[int]) -> se
             CustomerMessage.shop_id == shop_id, CustomerMessage.order_id.in_(order_ids),
             func.coalesce(CustomerMessage.corrected_urgent, CustomerMessage.urgent).is_(True))
     ))
+
+
+def for_orders(session: Session, shop_id: int, order_ids: list[int]) -> list[CustomerMessage]:
+    if not order_ids:
+        return []
+    return list(session.scalars(
+        select(CustomerMessage).where(CustomerMessage.shop_id == shop_id, CustomerMessage.order_id.in_(order_ids))
+        .order_by(CustomerMessage.id)))
+
+
+def export_for_orders(session: Session, shop_id: int, order_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The customer's messages for a data request, by order."""
+    grouped: dict[int, list[dict[str, Any]]] = {}
+    for m in for_orders(session, shop_id, order_ids):
+        reason, urgent = effective(m)
+        grouped.setdefault(m.order_id, []).append({
+            "id": m.id, "source": m.source, "received_at": m.received_at, "subject": m.subject, "text": m.body,
+            "reason": reason, "urgent": urgent, "language": m.language})
+    return grouped
+
+
+def redact_for_orders(session: Session, shop_id: int, order_ids: list[int]) -> int:
+    """The customer's words go (and stop training the shop's model); the classification stays."""
+    rows = for_orders(session, shop_id, order_ids)
+    for row in rows:
+        row.body = row.subject = None
+    session.flush()
+    return len(rows)
