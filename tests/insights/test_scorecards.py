@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from app.db import utcnow
 from app.insights import advice, aggregates, analytics, queries, scorecards
@@ -18,7 +19,9 @@ from app.insights.facts import month_of
 from app.insights.queries import Filters
 from tests.factories import session_token
 from tests.insights.history import History, money
+from tests.notifications import helpers as notification_helpers
 
+smtp_catcher = notification_helpers.smtp_catcher
 H = timedelta(hours=1)
 D = timedelta(days=1)
 
@@ -220,3 +223,41 @@ def test_incremental_aggregates_equal_a_full_recomputation_after_random_events(d
     aggregates.rebuild_shop(db, shop.id)
     db.commit()
     assert aggregates.stored(db, shop.id) == before
+
+
+def test_notification_effect_splits_delayed_orders_by_when_the_customer_was_told(db, history, shop, smtp_catcher):
+    from app.fulfilments.models import Shipment
+    from app.notifications import sending
+    from app.notifications import service as notifications
+    from app.notifications.models import Notification
+    from app.tracking import delays
+    from tests.suppliers.helpers import hold_outbox
+
+    now = utcnow().replace(microsecond=0)
+    T = now - 30 * D
+    groups = {"early": now, "late": now - 2 * D, "none": now}
+    orders = {}
+    for group, detected_at in groups.items():
+        order = history.order(placed_at=T, product=1)
+        history.place(order, T)
+        history.confirm(order, T + 2 * H)
+        history.ship(order, T + D)  # and never scanned: "no first scan" once the days have passed
+        if group == "none":
+            notifications.unsubscribe(db, db.get(type(order), order.id), ip=None, user_agent=None)
+            db.commit()
+        shipment = db.scalars(select(Shipment).where(Shipment.order_id == order.id)).one()
+        assert "no_first_scan" in delays.check(db, shipment.id, now=detected_at)
+        hold_outbox(db)
+        db.commit()
+        for notification in db.scalars(select(Notification).where(Notification.order_id == order.id,
+                                                                  Notification.stage.like("delayed%"))):
+            sending.send(notification.id)
+        orders[group] = order
+    history.dispute(orders["late"], reason="product_not_received", amount="40.00", at=now)
+    history.claim(orders["none"], "not_received", message="Still nothing")
+    history.refresh()
+    effect = {row["group"]: row for row in analytics.notification_effect(db, shop.id)}
+    assert {g: effect[g]["orders"] for g in groups} == {"early": 1, "late": 1, "none": 1}
+    assert (effect["late"]["disputed"], effect["late"]["dispute_rate"]) == (1, 1.0)
+    assert effect["early"]["dispute_rate"] == 0 and effect["early"]["claim_rate"] == 0
+    assert effect["none"]["claim_rate"] == 1.0
