@@ -105,7 +105,7 @@ def refresh_order(session: Session, order_id: int) -> str:
         "supplier_id": computed.supplier_id, "destination": computed.destination, "carrier": computed.carrier,
         "product_key": computed.product_key, "product_title": computed.product_title,
         "currency": computed.currency, "revenue": computed.revenue, "cost": computed.cost,
-        "facts": computed.details, "contribution": new, "refreshed_at": utcnow(),
+        "facts": computed.details, "outcomes": computed.outcomes, "contribution": new, "refreshed_at": utcnow(),
     }
     session.execute(
         insert(OrderFacts).values(order_id=order_id, **values)

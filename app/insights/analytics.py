@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app.insights import queries
-from app.insights.models import OrderFacts
 from app.insights.queries import Filters
 from app.suppliers.models import Supplier
 
@@ -26,11 +25,11 @@ def _labels(session: Session, shop_id: int, dimension: str, values: list[Any]) -
         names = dict(session.execute(select(Supplier.id, Supplier.name).where(Supplier.shop_id == shop_id)).all())
         return {v: names.get(v) or "(no supplier order)" for v in values}
     if dimension == "product":
-        titles = dict(session.execute(
-            select(OrderFacts.product_key, func.max(OrderFacts.product_title))
-            .where(OrderFacts.shop_id == shop_id, OrderFacts.product_key.in_(values))
-            .group_by(OrderFacts.product_key)
-        ).all())
+        # One indexed look-up per product shown (its title on any of its orders), not a scan.
+        titles = dict(session.execute(text(
+            "SELECT k, (SELECT f.product_title FROM insights_order_facts f"
+            " WHERE f.shop_id = :shop AND f.product_key = k LIMIT 1) FROM unnest(CAST(:keys AS text[])) AS k"
+        ), {"shop": shop_id, "keys": list(values)}).all())
         return {v: titles.get(v) or v or "(unknown)" for v in values}
     if dimension == "period":
         return {v: v.strftime("%Y-%m") for v in values}

@@ -77,6 +77,7 @@ class Facts:
     revenue: Decimal
     cost: Decimal | None
     details: dict[str, Any]
+    outcomes: list[str]
     measures: dict[str, int]
     breakdowns: list[tuple[str, str, int, dict[str, int]]] = field(default_factory=list)
 
@@ -285,6 +286,11 @@ def compute(session: Session, order: Order) -> Facts | None:
         "urgent": any(_urgent(m) for m in messages),
         "notice": notice,
     }
+    outcomes = [name for name, happened in (
+        ("refund", bool(refunds)), ("dispute", bool(disputes)), ("claim", bool(claims)),
+        ("late", any(sla.get(c) == "late" for c in slas.CONDITIONS)), ("lost", lost), ("exception", exception),
+        ("urgent", details["urgent"]), ("undelivered_promise", promise is False),
+    ) if happened]
     return Facts(
         order_id=order.id, shop_id=order.shop_id, order_name=order.name, period=month_of(placed_at),
         supplier_id=so.supplier_id if so else 0, destination=destination,
@@ -292,7 +298,7 @@ def compute(session: Session, order: Order) -> Facts | None:
         product_key=product_key(line.product_id, line.sku, line.title) if line else "",
         product_title=(line.title if line else "")[:512], currency=order.currency,
         revenue=order.total_price, cost=cost.quantize(Decimal("0.01")) if cost is not None else None,
-        details=details, measures=measures, breakdowns=breakdowns,
+        details=details, outcomes=outcomes, measures=measures, breakdowns=breakdowns,
     )
 
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import BigInteger, Date, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, TimestampMixin
@@ -24,8 +24,12 @@ class OrderFacts(Base):
 
     __tablename__ = "insights_order_facts"
     __table_args__ = (
-        Index("ix_insights_order_facts_shop_period", "shop_id", "period"),
-        Index("ix_insights_order_facts_shop_supplier", "shop_id", "supplier_id", "period"),
+        # Drill-downs read one slice newest first: served in index order, stopping at the limit.
+        Index("ix_insights_order_facts_shop_period", "shop_id", "period", "order_id"),
+        Index("ix_insights_order_facts_shop_supplier", "shop_id", "supplier_id", "period", "order_id"),
+        Index("ix_insights_order_facts_shop_product", "shop_id", "product_key"),
+        # A rare outcome (disputed, lost) is found through this instead of a scan of the slice.
+        Index("ix_insights_order_facts_outcomes", "outcomes", postgresql_using="gin"),
     )
 
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
@@ -43,6 +47,9 @@ class OrderFacts(Base):
     # Everything else the pages show or filter on (durations, outcomes, reasons), see facts.py.
     facts: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     # The aggregate rows this order was last added to: [[table, key, measures], ...].
+    # What happened to the order, for the drill-down: refund, dispute, claim, late, lost, exception,
+    # urgent, undelivered_promise (queries.OUTCOMES).
+    outcomes: Mapped[list[str]] = mapped_column(ARRAY(String(16)), default=list, server_default="{}")
     contribution: Mapped[list[Any]] = mapped_column(JSONB, default=list)
     refreshed_at: Mapped[datetime]
 

@@ -91,29 +91,14 @@ def percentile(buckets: dict[int, int], share: float) -> int | None:
     return max(buckets)
 
 
-_OUTCOME_CONDITIONS = {
-    "refund": lambda: OrderFacts.facts["refund_reasons"] != func.jsonb("[]"),
-    "dispute": lambda: OrderFacts.facts["dispute_reasons"] != func.jsonb("[]"),
-    "claim": lambda: OrderFacts.facts["claim_reasons"] != func.jsonb("[]"),
-    "lost": lambda: OrderFacts.facts["lost"].astext == "true",
-    "exception": lambda: OrderFacts.facts["exception"].astext == "true",
-    "urgent": lambda: OrderFacts.facts["urgent"].astext == "true",
-    "undelivered_promise": lambda: OrderFacts.facts["promise_kept"].astext == "false",
-}
-
-
 def drill(session: Session, shop_id: int, filters: Filters, *, outcome: str = "any", reason: str | None = None,
           limit: int = DRILL_LIMIT) -> list[OrderFacts]:
     """The orders behind a figure, newest first."""
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown outcome {outcome!r}")
     query = select(OrderFacts).where(OrderFacts.shop_id == shop_id, *filters.conditions(OrderFacts))
-    if outcome == "late":
-        query = query.where(
-            (OrderFacts.facts["sla"]["confirm"].astext == "late") | (OrderFacts.facts["sla"]["ship"].astext == "late")
-            | (OrderFacts.facts["sla"]["tracking"].astext == "late"))
-    elif outcome in _OUTCOME_CONDITIONS:
-        query = query.where(_OUTCOME_CONDITIONS[outcome]())
+    if outcome != "any":
+        query = query.where(OrderFacts.outcomes.contains([outcome]))
     if reason:
         field = {"refund": "refund_reasons", "dispute": "dispute_reasons", "claim": "claim_reasons",
                  "urgent": "message_reasons", "any": "message_reasons"}.get(outcome)

@@ -1,6 +1,6 @@
 """Bulk data for the insights benchmark, on top of the status-page bench's orders and ledger.
 
-Set-wise in PostgreSQL: five suppliers per shop with the orders spread over them, eight
+Set-wise in PostgreSQL: 250 products, five suppliers per shop with the orders spread over them, eight
 destination countries, supplier confirm and ship times, a third of the parcels scanned and
 delivered (some late against their window, 1 % returned), disputes on 2 % of the orders, claims on
 5 %, and customer messages on 8 % (their classification set as the queue would). The insight facts
@@ -17,6 +17,13 @@ REASONS = ["not_received", "late", "damaged", "not_as_described", "wrong_item", 
 
 
 def load(connection: Connection) -> None:
+    # 250 products, and suppliers, countries and carriers drawn independently of each other (by
+    # different multipliers of the order id), so the aggregates have as many rows as a real shop's.
+    connection.execute(text("""
+        UPDATE order_lines SET product_id = 7000 + (order_id * 37) % 250,
+               title = 'Product ' || ((order_id * 37) % 250), sku = 'SKU-' || ((order_id * 37) % 250)
+        WHERE external_id % 10 = 0
+    """))
     connection.execute(text("""
         INSERT INTO suppliers (shop_id, name, protocol, is_default, settings, created_at, updated_at)
         SELECT s.id, 'Supplier ' || k, 'generic', false, '{}'::jsonb, now(), now()
@@ -25,10 +32,10 @@ def load(connection: Connection) -> None:
     connection.execute(text("""
         UPDATE supplier_orders so SET supplier_id = p.id
         FROM suppliers p
-        WHERE p.shop_id = so.shop_id AND so.order_id % 5 <> 0 AND p.name = 'Supplier ' || (1 + so.order_id % 5)
+        WHERE p.shop_id = so.shop_id AND (so.order_id * 31) % 5 <> 0 AND p.name = 'Supplier ' || (1 + (so.order_id * 31) % 5)
     """))
     connection.execute(text("""
-        UPDATE delivery_addresses SET country_code = (CAST(:countries AS text[]))[1 + order_id % 8]
+        UPDATE delivery_addresses SET country_code = (CAST(:countries AS text[]))[1 + (order_id * 7919) % 8]
     """), {"countries": COUNTRIES})
     connection.execute(text("""
         UPDATE supplier_orders so SET placed_at = o.placed_at + interval '10 minutes',
@@ -37,7 +44,7 @@ def load(connection: Connection) -> None:
         FROM orders o WHERE o.id = so.order_id
     """))
     connection.execute(text("""
-        UPDATE shipments sh SET carrier = (CAST(:carriers AS text[]))[1 + sh.order_id % 6],
+        UPDATE shipments sh SET carrier = (CAST(:carriers AS text[]))[1 + (sh.order_id * 104729) % 6],
                shipped_at = so.shipped_at, created_at = so.shipped_at,
                first_scan_at = so.shipped_at + (sh.order_id % 3) * interval '1 day',
                status = CASE WHEN sh.order_id % 100 = 7 THEN 'returned'

@@ -85,17 +85,22 @@ def upgrade() -> None:
     sa.Column('revenue', sa.Numeric(precision=14, scale=2), nullable=False),
     sa.Column('cost', sa.Numeric(precision=14, scale=2), nullable=True),
     sa.Column('facts', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+    sa.Column('outcomes', postgresql.ARRAY(sa.String(length=16)), server_default='{}', nullable=False),
     sa.Column('contribution', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
     sa.Column('refreshed_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['order_id'], ['orders.id'], name=op.f('fk_insights_order_facts_order_id_orders'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_insights_order_facts_shop_id_shops')),
     sa.PrimaryKeyConstraint('order_id', name=op.f('pk_insights_order_facts'))
     )
-    op.create_index('ix_insights_order_facts_shop_period', 'insights_order_facts', ['shop_id', 'period'], unique=False)
-    op.create_index('ix_insights_order_facts_shop_supplier', 'insights_order_facts', ['shop_id', 'supplier_id', 'period'], unique=False)
+    op.create_index('ix_insights_order_facts_shop_period', 'insights_order_facts', ['shop_id', 'period', 'order_id'], unique=False)
+    op.create_index('ix_insights_order_facts_shop_supplier', 'insights_order_facts', ['shop_id', 'supplier_id', 'period', 'order_id'], unique=False)
+    op.create_index('ix_insights_order_facts_shop_product', 'insights_order_facts', ['shop_id', 'product_key'], unique=False)
+    op.create_index('ix_insights_order_facts_outcomes', 'insights_order_facts', ['outcomes'], unique=False, postgresql_using='gin')
 
 
 def downgrade() -> None:
+    op.drop_index('ix_insights_order_facts_outcomes', table_name='insights_order_facts', postgresql_using='gin')
+    op.drop_index('ix_insights_order_facts_shop_product', table_name='insights_order_facts')
     op.drop_index('ix_insights_order_facts_shop_supplier', table_name='insights_order_facts')
     op.drop_index('ix_insights_order_facts_shop_period', table_name='insights_order_facts')
     op.drop_table('insights_order_facts')
