@@ -170,8 +170,6 @@ def classify_stored(session: Session, message_id: int) -> str:
 
         outcome = "urgent:" + escalation.on_urgent(session, shop, message, result.reason)
     if message.order_id is not None:
-        # The complaint feeds the order's figures; the risk domain's re-scoring (risk.rescore_order,
-        # issue 11) is to be enqueued here too once that task exists.
         order_changed(session, message.order_id)
     session.flush()
     return outcome
