@@ -14,6 +14,7 @@ import typer
 
 import app.models  # noqa: F401 - every mapper configured before a command opens a session
 from app.config import ConfigError, get_settings
+from app.insights.cli import insights_cli
 from app.risk.cli import risk_cli
 from app.suppliers.cli import suppliers_cli
 
@@ -24,6 +25,7 @@ cli.add_typer(shops_cli, name="shops")
 cli.add_typer(ledger_cli, name="ledger")
 cli.add_typer(suppliers_cli, name="suppliers")
 cli.add_typer(risk_cli, name="risk")
+cli.add_typer(insights_cli, name="insights")
 
 
 _OWNED_METRICS_DIR = "_DROPGUARD_WORKER_METRICS_DIR"

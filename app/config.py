@@ -177,6 +177,14 @@ class Settings(BaseSettings):
     aftership_webhook_secret: str = Field(
         default="sandbox-aftership-webhook-secret", description="AfterShip webhook signing secret"
     )
+    # Inbound e-mail (customers' replies) through Mailgun's routes: forward() to
+    # /webhooks/mail/mailgun. Replies reach the order by a signed reply+<tag>@ address on this domain.
+    mailgun_signing_key: str = Field(
+        default="sandbox-mailgun-signing-key", description="Mailgun HTTP webhook signing key (signs inbound mail posts)"
+    )
+    inbound_mail_domain: str = Field(
+        default="reply.dropguard.local", description="Domain of the reply addresses whose mail Mailgun forwards here"
+    )
     tracking_poll_after_hours: Annotated[float, Field(gt=0)] = Field(
         default=12, description="a followed parcel with no update for this long is polled"
     )

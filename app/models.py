@@ -4,6 +4,7 @@ from app.disputes.models import Dispute
 from app.evidence.models import EvidenceEvent, LedgerHead
 from app.fulfilments.models import Shipment, StoreFulfilmentEvent
 from app.history.models import HistoryFulfillment, HistoryImport
+from app.insights.models import Aggregate, Breakdown, CustomerMessage, OrderFacts
 from app.inventory.models import InventoryItem, SupplierStock
 from app.notifications.models import Notification
 from app.orders.models import Customer, DeliveryAddress, Order, OrderLine
@@ -20,6 +21,10 @@ from app.tracking.models import ShipmentAlert
 from app.webhooks.models import WebhookDelivery
 
 __all__ = [
+    "Aggregate",
+    "Breakdown",
+    "CustomerMessage",
+    "OrderFacts",
     "Dispute",
     "PrivacyRequest",
     "Customer",

@@ -28,6 +28,8 @@ ROUTES = {
     # Risk cards are Admin API calls; scoring and training are analytics (first match wins).
     "risk.publish_": "store",
     "risk.": "analytics",
+    # Insight aggregates and complaint classification: never ahead of customer-facing work.
+    "insights.": "analytics",
 }
 
 

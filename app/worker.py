@@ -30,6 +30,7 @@ TASK_MODULES = [
     "app.tracking.tasks",
     "app.privacy.tasks",
     "app.risk.tasks",
+    "app.insights.tasks",
 ]
 
 

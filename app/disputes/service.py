@@ -13,6 +13,7 @@ from app.db import utcnow
 from app.disputes.models import Dispute
 from app.errors import AppError
 from app.evidence import service as evidence
+from app.insights.refresh import order_changed
 from app.orders.models import Order
 from app.shops.models import Shop
 from app.webhooks.models import WebhookDelivery
@@ -109,6 +110,7 @@ def upsert(
         },
         webhook_delivery_id=delivery_id,
     )
+    order_changed(session, dispute.order_id)  # dispute rates by supplier, product, lane
     return dispute
 
 

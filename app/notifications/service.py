@@ -24,6 +24,7 @@ from app.config import get_settings
 from app.db import utcnow
 from app.evidence import service as evidence
 from app.evidence.models import EvidenceEvent
+from app.insights.refresh import order_changed
 from app.notifications import channels, quiet, rendering
 from app.notifications.models import Notification
 from app.notifications.stages import CONTEXT_KEYS, REPEATABLE, STAGES, base_stage, clean_context
@@ -124,6 +125,7 @@ def _record(session: Session, shop: Shop, order_id: int, kind: str, data: dict, 
         data=data,
         personal={"recipient": recipient} if recipient else None,
     )
+    order_changed(session, order_id)  # a delay message sent early or late (notification effect)
 
 
 def schedule(

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import AppError
 from app.evidence import service as evidence
+from app.insights.refresh import order_changed
 from app.orders.models import Customer, DeliveryAddress, Order, OrderLine
 from app.risk import signals as risk_signals
 from app.shops.models import Shop
@@ -26,6 +27,14 @@ class BadOrderPayload(AppError):
 STATUS_RANK = {"open": 0, "paid": 1, "supplier_ordered": 2, "shipped": 3, "delivered": 4, "cancelled": 9}
 
 SUPPORTED_LOCALES = ("en", "fr", "es", "de")
+
+
+def _placed_at(payload: dict[str, Any]) -> datetime | None:
+    """The store's created_at; an order whose created_at is missing or unreadable is still taken."""
+    try:
+        return _time(payload["created_at"], "created_at") if payload.get("created_at") else None
+    except BadOrderPayload:
+        return None
 
 
 def _time(value: Any, field: str) -> datetime:
@@ -182,6 +191,8 @@ def apply_snapshot(
             locale=locale,
             status="open",
             source_updated_at=updated_at,
+            # When the customer placed it, as the store says (the insights count orders by it).
+            placed_at=_placed_at(payload),
         )
         session.add(order)
         session.flush()
@@ -239,6 +250,7 @@ def apply_snapshot(
         webhook_delivery_id=delivery_id,
     )
     session.flush()
+    order_changed(session, order.id)  # revenue, lines and destination of the insights
     return order, changes
 
 

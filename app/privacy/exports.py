@@ -11,6 +11,7 @@ from app.disputes.models import Dispute
 from app.evidence import canonical
 from app.evidence.models import EvidenceEvent
 from app.fulfilments.models import Shipment
+from app.insights import messages as customer_messages
 from app.notifications.models import Notification
 from app.orders.models import DeliveryAddress, OrderLine
 from app.privacy import uploads
@@ -70,6 +71,7 @@ def build(session: Session, shop: Shop, subject: Subject, *, request: dict[str, 
     notifications = _by_order(_rows(session, Notification, shop, order_ids))
     disputes = _by_order(_rows(session, Dispute, shop, order_ids))
     resolutions = uploads.export(session, shop, order_ids)
+    messages = customer_messages.export_for_orders(session, shop.id, order_ids)
     addresses = {
         a.order_id: _columns(a, skip=("shop_id", "order_id"))
         for a in (
@@ -119,6 +121,8 @@ def build(session: Session, shop: Shop, subject: Subject, *, request: dict[str, 
                 "notifications": notifications.get(order.id, []),
                 "disputes": disputes.get(order.id, []),
                 "resolutions": resolutions.get(order.id, []),
+                # What they wrote to the shop (contact form, e-mail) and how it was read.
+                "messages": messages.get(order.id, []),
             }
         )
     document = {

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.insights import messages as customer_messages
 from app.resolutions import uploads as resolution_uploads
 from app.resolutions.models import Resolution
 from app.shops.models import Shop
@@ -66,8 +67,10 @@ def redact(session: Session, shop: Shop, order_ids: list[int]) -> int:
             if path is not None:
                 path.unlink(missing_ok=True)
         row.message, row.photos = None, []
+    # Their contact-form messages and e-mails go too (their classification stays, without words).
+    redacted = customer_messages.redact_for_orders(session, shop.id, order_ids)
     session.flush()
-    return len(rows)
+    return len(rows) + redacted
 
 
 def erase_shop_files(shop_id: int) -> None:

@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 from app.db import utcnow
 from app.evidence import service as evidence
 from app.fulfilments.models import Shipment
+from app.insights import messages as customer_messages
+from app.insights.refresh import order_changed
 from app.notifications import service as notifications
 from app.orders.models import Order
 from app.outbox.service import enqueue
@@ -54,6 +56,7 @@ def record(
         data={"resolution_id": resolution.id, "status": resolution.status, **data},
         personal=personal,
     )
+    order_changed(session, resolution.order_id)  # claims, remedies and refunds feed the analytics
 
 
 def _since(session: Session, order: Order) -> datetime:
@@ -138,6 +141,10 @@ def report(
         source="customer",
         personal={"message": message, "photo_names": photo_names, "ip": ip, "user_agent": (user_agent or "")[:512]},
     )
+    # The customer's words are classified like every other message (reason, urgency, language).
+    if message.strip():
+        customer_messages.record(session, shop, source="claim", source_ref=f"resolution:{resolution.id}",
+                                 body=message, order_id=order.id)
     if not offers:
         record(session, shop, resolution, "resolution.queued", {"why": "outside_policy"})
         notify(session, order, resolution)
@@ -262,7 +269,8 @@ def queue(session: Session, shop_id: int, *, limit: int = 100) -> list[Resolutio
         session.scalars(
             select(Resolution)
             .where(Resolution.shop_id == shop_id, Resolution.status.in_(QUEUE))
-            .order_by(Resolution.created_at)
+            # A customer threatening a chargeback or their bank comes first (app.insights).
+            .order_by(customer_messages.urgent_exists(shop_id, Resolution.order_id).desc(), Resolution.created_at)
             .limit(limit)
         )
     )

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sqlalchemy.orm import Session
 
 from app.evidence import service as evidence
+from app.insights.refresh import shop_sla_changed
 from app.shops.models import Shop
 
 LANGUAGES = ("en", "fr", "es", "de")
@@ -133,5 +134,7 @@ def save(session: Session, shop: Shop, new: ShopSettings) -> dict[str, dict[str,
         source="merchant",
         data={"changes": changes},
     )
+    if any(key.startswith("supplier_sla.") for key in changes):
+        shop_sla_changed(session, shop.id)  # on-time rates are judged against the SLA in force
     session.flush()
     return changes

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.evidence import service as evidence
+from app.insights.refresh import order_changed
 from app.orders.models import Order
 from app.orders.service import STATUS_RANK
 from app.shops.models import Shop
@@ -48,6 +49,7 @@ def record_event(
         data={"supplier_order_id": so.id, "reference": so.idempotency_key, "status": so.status, **data},
         personal=personal,
     )
+    order_changed(session, so.order_id)  # supplier timings feed the scorecards
 
 
 def record_order_event(session: Session, shop: Shop, order: Order, kind: str, data: dict[str, Any], *,

@@ -20,6 +20,7 @@ from app.config import get_settings
 from app.db import utcnow
 from app.evidence import service as evidence
 from app.fulfilments.models import Shipment
+from app.insights.refresh import order_changed
 from app.outbox.service import enqueue
 from app.shops.models import Shop
 from app.suppliers.health_models import SupplierSlaBreach
@@ -161,6 +162,7 @@ def detect_breaches(
             )
             # A late supplier raises the order's risk of a refund: score it again.
             enqueue(session, "risk.rescore_order", so.order_id, "supplier_late")
+            order_changed(session, so.order_id)  # a step not done in time counts as late on the scorecard
             recorded.append(session.get(SupplierSlaBreach, breach_id))
     session.flush()
     return recorded

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from app.db import utcnow
 from app.evidence import service as evidence
 from app.fulfilments.models import Shipment
+from app.insights.refresh import order_changed
 from app.notifications import service as notifications
 from app.notifications.stages import STAGES
 from app.orders.models import Order
@@ -51,6 +52,7 @@ def record(session: Session, shop: Shop, shipment: Shipment, kind: str, data: di
         occurred_at=occurred_at, personal=personal,
         data={"shipment_id": shipment.id, "tracking_number": shipment.tracking_number, **data},
     )
+    order_changed(session, shipment.order_id)  # first scan, delivery and exceptions feed the scorecards
 
 
 def notify_customer(session: Session, order: Order, stage: str, context: dict[str, Any] | None = None) -> bool:

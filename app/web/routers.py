@@ -12,6 +12,8 @@ def routers() -> list[APIRouter]:
     from app import ops
     from app.api import routes as api
     from app.dashboard import pages as dashboard
+    from app.insights import inbound_routes as inbound_mail
+    from app.insights import routes as insights_api
     from app.inventory import pages as inventory
     from app.notifications import pages as notifications
     from app.privacy import pages as privacy
@@ -20,6 +22,7 @@ def routers() -> list[APIRouter]:
     from app.resolutions import queue_pages as resolution_queue
     from app.shops import pages as shop_settings
     from app.shops import routes as shop_auth
+    from app.status import contact as status_contact
     from app.status import lookup_pages as status_lookup
     from app.status import pages as status
     from app.suppliers import health_pages as supplier_health
@@ -37,6 +40,8 @@ def routers() -> list[APIRouter]:
         supplier_webhooks.router,
         carrier_webhooks.router,
         api.router,
+        insights_api.router,
+        inbound_mail.router,
         shop_auth.router,
         # Merchant pages (embedded in the store admin).
         dashboard.router,
@@ -52,6 +57,7 @@ def routers() -> list[APIRouter]:
         inventory.router,
         # The customer's pages (status, claims).
         status_lookup.router,
+        status_contact.router,
         status.router,
         customer_resolutions.router,
     ]

@@ -1,0 +1,1 @@
+"""Insights: supplier scorecards, refund and dispute analytics, refund-policy advice, complaints."""
