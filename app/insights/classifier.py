@@ -21,18 +21,10 @@ from sklearn.svm import LinearSVC
 from unidecode import unidecode
 
 from app.insights import dataset
+from app.refunds.reasons import CLAIMED
 
-REASONS = (
-    "not_received",
-    "late",
-    "damaged",
-    "not_as_described",
-    "wrong_item",
-    "size",
-    "changed_mind",
-    "fraud_claim",
-    "other",
-)
+# The reasons a customer can give, shared with refund reasons (one list).
+REASONS = CLAIMED
 LANGUAGES = dataset.LANGUAGES
 MAX_TEXT = 5000
 # A merchant's correction counts as much as this many shipped examples: it is the shop's own truth.

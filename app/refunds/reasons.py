@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 
-REASONS = (
+# What a customer can say went wrong (the complaint classifier's reasons too, app/insights).
+CLAIMED = (
     "not_received",
     "late",
     "damaged",
@@ -18,11 +19,10 @@ REASONS = (
     "size",
     "changed_mind",
     "fraud_claim",
-    "cancelled",
-    "dispute",
     "other",
-    "unknown",
 )
+# A refund's reason: what the customer claimed, or why else the money went back.
+REASONS = (*CLAIMED[:-1], "cancelled", "dispute", "other", "unknown")
 
 # A resolution's reason (app.resolutions.policy.REASONS) is already one of ours.
 # Shopify's dispute reasons (REST lower case) mapped to what the customer claimed.
