@@ -23,19 +23,16 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from app.embedded import start as start_embedded
 from bench.ingest import RESULTS, ROOT
 from bench.insights import data as insights_data
 from bench.insights.refresh import refresh_slice
+from bench.scratch import ScratchDatabase
 from bench.status_page import data as base_data
 
-SECRET_KEY = "bench-secret-key-0123456789"
 TARGET_MS = 300.0
 CLASSIFIER_TARGET_MS = 5.0
 
@@ -129,26 +126,13 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=2, help="refresh processes building the aggregates")
     args = parser.parse_args()
 
-    embedded = None
-    database_url, redis_url = os.environ.get("DROPGUARD_DATABASE_URL"), os.environ.get("DROPGUARD_REDIS_URL")
-    if not (database_url and redis_url):
-        embedded = start_embedded(ROOT / ".dropguard" / "bench", database="postgres")
-        database_url, redis_url = embedded.database_url, embedded.redis_url
-    run_id = uuid.uuid4().hex[:8]
-    server_url = make_url(database_url).set(drivername="postgresql+psycopg")
-    bench_db = f"dropguard_bench_insights_{run_id}"
-    bench_url = server_url.set(database=bench_db).render_as_string(hide_password=False)
-    admin = create_engine(server_url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    env = {**os.environ, "DROPGUARD_DATABASE_URL": bench_url, "DROPGUARD_REDIS_URL": redis_url,
-           "DROPGUARD_REDIS_PREFIX": f"dgbench-{run_id}:", "DROPGUARD_SHOPIFY_API_KEY": "bench-api-key",
-           "DROPGUARD_SHOPIFY_API_SECRET": "bench-api-secret", "DROPGUARD_SECRET_KEY": SECRET_KEY,
-           "DROPGUARD_SANDBOX": "false", "DROPGUARD_LOG_LEVEL": "WARNING",
-           "DROPGUARD_PUBLIC_URL": "http://127.0.0.1:9"}
-    os.environ.update({k: v for k, v in env.items() if k.startswith("DROPGUARD_")})
+    scratch = ScratchDatabase("insights")
+    run_id, bench_url = scratch.run_id, scratch.url
+    env = {**os.environ, **scratch.env()}
+    os.environ.update(scratch.env())
     RESULTS.mkdir(parents=True, exist_ok=True)
     try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{bench_db}"'))
+        scratch.create()
         py = sys.executable
         for argv in (["migrate"], ["shops", "add", "bench-insights.myshopify.com", "--access-token", "shpat_bench"]):
             done = subprocess.run([py, "-m", "app.cli", *argv], cwd=ROOT, env=env, capture_output=True, text=True)
@@ -203,11 +187,7 @@ def main() -> int:
         print(f"details: {out.relative_to(ROOT)}")
         return 0 if met else 1
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{bench_db}" WITH (FORCE)'))
-        admin.dispose()
-        if embedded is not None:
-            embedded.stop()
+        scratch.drop()
 
 
 if __name__ == "__main__":

@@ -23,15 +23,13 @@ import json
 import os
 import statistics
 import time
-import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
-from app.embedded import start as start_embedded
 from bench.ingest import RESULTS, ROOT
 from bench.risk import data
+from bench.scratch import ScratchDatabase
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -51,26 +49,12 @@ def main() -> int:  # noqa: PLR0915 - one linear script
     parser.add_argument("--warmup", type=int, default=100)
     args = parser.parse_args()
 
-    embedded = None
-    database_url, redis_url = os.environ.get("DROPGUARD_DATABASE_URL"), os.environ.get("DROPGUARD_REDIS_URL")
-    if not (database_url and redis_url):
-        embedded = start_embedded(ROOT / ".dropguard" / "bench", database="postgres")
-        database_url, redis_url = embedded.database_url, embedded.redis_url
-    run_id = uuid.uuid4().hex[:8]
-    server_url = make_url(database_url).set(drivername="postgresql+psycopg")
-    bench_db = f"dropguard_bench_risk_{run_id}"
-    bench_url = server_url.set(database=bench_db).render_as_string(hide_password=False)
-    admin = create_engine(server_url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    os.environ.update({
-        "DROPGUARD_DATABASE_URL": bench_url, "DROPGUARD_REDIS_URL": redis_url,
-        "DROPGUARD_REDIS_PREFIX": f"dgbench-{run_id}:", "DROPGUARD_SHOPIFY_API_KEY": "bench-api-key",
-        "DROPGUARD_SHOPIFY_API_SECRET": "bench-api-secret", "DROPGUARD_SECRET_KEY": "bench-secret-key-0123456789",
-        "DROPGUARD_SANDBOX": "false", "DROPGUARD_LOG_LEVEL": "WARNING", "DROPGUARD_PUBLIC_URL": "http://127.0.0.1:9",
-    })
+    scratch = ScratchDatabase("risk")
+    run_id = scratch.run_id
+    os.environ.update(scratch.env())
     RESULTS.mkdir(parents=True, exist_ok=True)
     try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{bench_db}"'))
+        scratch.create()
         import numpy as np
         from sklearn.linear_model import LogisticRegression
         from sqlalchemy import select
@@ -194,11 +178,7 @@ def main() -> int:  # noqa: PLR0915 - one linear script
         from app.db import reset_engine
 
         reset_engine()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{bench_db}" WITH (FORCE)'))
-        admin.dispose()
-        if embedded is not None:
-            embedded.stop()
+        scratch.drop()
 
 
 if __name__ == "__main__":

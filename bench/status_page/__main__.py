@@ -23,19 +23,14 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from datetime import UTC, datetime
 
 import httpx
-import redis
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from app.embedded import start as start_embedded
 from bench.ingest import RESULTS, ROOT, Server, free_port
+from bench.scratch import ScratchDatabase
 from bench.status_page import data
-
-SECRET_KEY = "bench-secret-key-0123456789"
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -59,31 +54,16 @@ def main() -> int:
     if not (1 <= args.shops <= 100 and args.shops <= args.orders and args.requests + args.warmup <= args.orders):
         parser.error("need 1..100 shops, and orders >= requests + warmup")
 
-    embedded = None
-    database_url, redis_url = os.environ.get("DROPGUARD_DATABASE_URL"), os.environ.get("DROPGUARD_REDIS_URL")
-    if not (database_url and redis_url):
-        embedded = start_embedded(ROOT / ".dropguard" / "bench", database="postgres")
-        database_url, redis_url = embedded.database_url, embedded.redis_url
-    run_id = uuid.uuid4().hex[:8]
-    server_url = make_url(database_url).set(drivername="postgresql+psycopg")
-    bench_db = f"dropguard_bench_status_{run_id}"
-    bench_url = server_url.set(database=bench_db).render_as_string(hide_password=False)
-    admin = create_engine(server_url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    prefix = f"dgbench-{run_id}:"
+    scratch = ScratchDatabase("status")
+    run_id, bench_url = scratch.run_id, scratch.url
     project_port, baseline_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "DROPGUARD_DATABASE_URL": bench_url, "DROPGUARD_REDIS_URL": redis_url, "DROPGUARD_REDIS_PREFIX": prefix,
-        "DROPGUARD_SHOPIFY_API_KEY": "bench-api-key", "DROPGUARD_SHOPIFY_API_SECRET": "bench-api-secret",
-        "DROPGUARD_SECRET_KEY": SECRET_KEY, "DROPGUARD_SANDBOX": "false", "DROPGUARD_LOG_LEVEL": "WARNING",
-        "DROPGUARD_PUBLIC_URL": f"http://127.0.0.1:{project_port}", "BENCH_DATABASE_URL": bench_url,
-    }
+    env = {**os.environ, **scratch.env(DROPGUARD_PUBLIC_URL=f"http://127.0.0.1:{project_port}"),
+           "BENCH_DATABASE_URL": bench_url}
     os.environ.update({k: v for k, v in env.items() if k.startswith("DROPGUARD_")})
     RESULTS.mkdir(parents=True, exist_ok=True)
     servers: list[Server] = []
     try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{bench_db}"'))
+        scratch.create()
         py = sys.executable
         shops = [f"bench-status-{n}.myshopify.com" for n in range(args.shops)]
         for argv in [["migrate"], *(["shops", "add", shop, "--access-token", "shpat_bench"] for shop in shops)]:
@@ -156,14 +136,7 @@ def main() -> int:
     finally:
         for server in servers:
             server.stop()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{bench_db}" WITH (FORCE)'))
-        admin.dispose()
-        client = redis.Redis.from_url(redis_url)
-        for key in client.scan_iter(match=prefix + "*", count=1000):
-            client.delete(key)
-        if embedded is not None:
-            embedded.stop()
+        scratch.drop()
 
 
 if __name__ == "__main__":
