@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 revision: str = '4d1f7b3e9a26'
-down_revision: str | None = '3c7e9a1d5b20'
+down_revision: str | None = '6d2f8b4e1a90'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
