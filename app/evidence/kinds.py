@@ -89,6 +89,17 @@ _ALL = [
         """),
     *_kinds("resolutions", "shop", "resolution_policy.saved"),
     *_kinds("disputes", "disputes", "dispute.opened dispute.updated"),
+    *_kinds("refunds", "refunds", """
+        refund.requested refund.issue_attempt refund.issue_failed refund.issued refund.confirmed refund.failed
+        refund.recorded
+        """),
+    *_kinds("risk", "risk", """
+        risk.scored risk.score_failed risk.card_published risk.card_failed risk.card_gave_up
+        risk.merchant_decision risk.model_trained risk.training_skipped
+        """),
+    *_kinds("insights", "messages", "status.contact_message mail.received insights.message_classified "
+                                    "insights.message_corrected"),
+    *_kinds("insights", "claims", "insights.claim_opened"),
     *_kinds("shops", "store", "store.mutation_attempted store.mutation_succeeded store.mutation_failed "
                                "store.mutation_rejected store.mutation_refused"),
     *_kinds("shops", "shop", """
@@ -97,7 +108,7 @@ _ALL = [
         """),
     *_kinds("history", "shop", "history.import_started history.import_completed"),
     *_kinds("inventory", "inventory", """
-        inventory.supplier_stock inventory.published inventory.margin_alert inventory.margin_recovered
+        inventory.supplier_stock inventory.published inventory.costs_published inventory.margin_alert inventory.margin_recovered
         inventory_publish.skipped_shop_uninstalled mapping.imported
         """),
     *_kinds("privacy", "privacy", """
