@@ -20,6 +20,7 @@ def routers() -> list[APIRouter]:
     from app.resolutions import pages as customer_resolutions
     from app.resolutions import policy_pages as resolution_policy
     from app.resolutions import queue_pages as resolution_queue
+    from app.risk import pages as risk
     from app.shops import pages as shop_settings
     from app.shops import routes as shop_auth
     from app.status import contact as status_contact
@@ -55,6 +56,7 @@ def routers() -> list[APIRouter]:
         resolution_policy.router,
         notifications.router,
         inventory.router,
+        risk.router,
         # The customer's pages (status, claims).
         status_lookup.router,
         status_contact.router,
