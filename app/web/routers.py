@@ -13,6 +13,7 @@ def routers() -> list[APIRouter]:
     from app.api import routes as api
     from app.dashboard import pages as dashboard
     from app.insights import inbound_routes as inbound_mail
+    from app.insights import pages as insights
     from app.insights import routes as insights_api
     from app.inventory import pages as inventory
     from app.notifications import pages as notifications
@@ -57,6 +58,7 @@ def routers() -> list[APIRouter]:
         notifications.router,
         inventory.router,
         risk.router,
+        insights.router,
         # The customer's pages (status, claims).
         status_lookup.router,
         status_contact.router,
