@@ -210,3 +210,34 @@ def test_a_damaged_filter_shows_everything_and_says_so(client, built):
     shop, *_ = built
     html = _get(client, shop, "/admin/insights/refunds", **{"from": "2026-13", "supplier_id": "x"}).text
     assert "could not be read" in html and 'data-table="breakdown"' in html
+
+
+@pytest.mark.parametrize("path", ["/api/insights/scorecards", "/api/insights/trend", "/api/insights/analytics",
+                                  "/api/insights/notification-effect", "/api/insights/orders?outcome=dispute",
+                                  "/api/insights/advice", "/api/insights/messages"])
+def test_the_insights_api_answers_only_for_the_callers_shop(client, db, built, make_shop, path):
+    shop, T, a, b = built
+    other = make_shop()
+    mine = client.get(path, headers={"Authorization": f"Bearer {session_token(shop.domain)}"})
+    theirs = client.get(path, headers={"Authorization": f"Bearer {session_token(other.domain)}",
+                                       "X-Shopify-Shop-Domain": shop.domain})
+    assert mine.status_code == theirs.status_code == 200
+    for secret in ("Alpha", "Bravo", a[3].name, "arrived cracked"):
+        assert secret not in theirs.text, (path, secret)
+    assert any(secret in mine.text for secret in ("Alpha", a[3].name, "arrived cracked", "remedy", "none"))
+
+
+def test_the_insights_api_changes_nothing_of_another_shop(client, db, built, make_shop):
+    shop, *_ = built
+    other = make_shop()
+    message = db.scalar(select(CustomerMessage).where(CustomerMessage.shop_id == shop.id,
+                                                      CustomerMessage.body == "The glass top arrived cracked"))
+    headers = {"Authorization": f"Bearer {session_token(other.domain)}"}
+    answer = client.post(f"/api/insights/messages/{message.id}/correction", json={"reason": "other", "urgent": True},
+                         headers=headers)
+    assert answer.status_code == 404
+    applied = client.post("/api/insights/advice/window:damaged/apply", json={}, headers=headers)
+    assert applied.status_code == 400
+    db.expire_all()
+    assert db.get(CustomerMessage, message.id).corrected_reason is None
+    assert db.get(Shop, shop.id).settings.get("resolutions") is None
