@@ -33,9 +33,10 @@ Value = float | int | None
 # The dashboard's palette (templates/_styles/dashboard.css): Polaris blue first, then the tones.
 COLOURS = ("#005bd3", "#c70a24", "#29845a", "#b28400", "#8051ff", "#616161", "#0094d5", "#e45a00")
 _FONT = '-apple-system,BlinkMacSystemFont,"San Francisco","Segoe UI",Roboto,"Helvetica Neue",sans-serif'
-# Drawn at this size and scaled to the card's width; the text is large enough to stay readable
-# when a phone shrinks the drawing to 60 %.
+# Drawn twice: at WIDTH for a desktop card and at NARROW for a phone (the page shows the one that
+# fits, templates/web/charts.html), so the text keeps its size instead of shrinking with the drawing.
 WIDTH, HEIGHT = 720, 360
+NARROW, NARROW_HEIGHT = 380, 300
 STYLE = Style(
     background="transparent", plot_background="transparent", foreground="#303030",
     foreground_strong="#303030", foreground_subtle="#8a8a8a", opacity=".9", opacity_hover="1",
@@ -87,6 +88,7 @@ class Chart:
     description: str
     svg: Markup
     table: Table
+    svg_narrow: Markup = Markup("")
 
     @property
     def empty(self) -> bool:
@@ -103,6 +105,20 @@ def _config(locale: str, fmt: Callable[[Value], str], **extra) -> dict:
 
 
 def _finish(chart: Any, kind: str, title: str, description: str, table: Table) -> Chart:
+    wide = _svg(chart, title, description)
+    chart.width = NARROW
+    if chart.config.height == HEIGHT:
+        chart.height = NARROW_HEIGHT
+    chart.truncate_label = 14
+    chart.legend_at_bottom_columns = 2
+    narrow = _svg(chart, title, description)
+    # Safe markup: every label (a product title, a supplier's name) is element text or an attribute
+    # that ElementTree escaped when it wrote the tree.
+    return Chart(id=wide[0], kind=kind, title=title, description=description, svg=Markup(wide[1]),  # noqa: S704
+                 table=table, svg_narrow=Markup(narrow[1]))  # noqa: S704
+
+
+def _svg(chart: Any, title: str, description: str) -> tuple[str, str]:
     """The SVG with its accessible name and description, and without pygal's script (we ship none)."""
     tree = chart.render_tree()
     chart_id = tree.get("id")  # pygal's own (a uuid): its CSS is scoped to it
@@ -117,11 +133,7 @@ def _finish(chart: Any, kind: str, title: str, description: str, table: Table) -
     tree.set("role", "img")
     tree.set("aria-labelledby", f"{chart_id}-title {chart_id}-desc")
     tree.set("preserveAspectRatio", "xMidYMid meet")
-    svg = _COMMENT.sub("", ET.tostring(tree, encoding="unicode", short_empty_elements=True))
-    # Safe markup: every label (a product title, a supplier's name) is element text or an attribute
-    # that ElementTree escaped when it wrote the tree.
-    return Chart(id=chart_id, kind=kind, title=title, description=description, svg=Markup(svg),  # noqa: S704
-                 table=table)
+    return chart_id, _COMMENT.sub("", ET.tostring(tree, encoding="unicode", short_empty_elements=True))
 
 
 def trend(title: str, description: str, periods: Sequence[str], series: dict[str, Sequence[Value]], *,

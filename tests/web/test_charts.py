@@ -79,7 +79,9 @@ def test_the_macro_shows_the_chart_and_its_table():
     chart = _every_kind()[1]
     html = environment().from_string(
         '{% import "web/charts.html" as charts %}{{ charts.chart(c, "The numbers") }}').render(c=chart)
-    assert html.count("<svg") == 1 and "<summary>The numbers</summary>" in html
+    # The desktop's drawing and the phone's (narrower, so its text keeps its size), one table.
+    assert html.count("<svg") == 2 and 'viewBox="0 0 380 ' in html and "<summary>The numbers</summary>" in html
+    assert html.count("<table") == 1
     cells = re.findall(r"<t[hd][^>]*>([^<]*)</t[hd]>", html)
     assert cells == ["Supplier", "Refunded", "CJ", "€1,234.50", "Ali", "€99.00"]
     empty = charts.ranking("Nothing", "No refunds in this period", [], locale="en")
