@@ -157,14 +157,15 @@ def suppliers_page(request: Request, session: SessionDep, shop: MerchantShop, by
                    format: Format = "html", table: str = "scorecards") -> Response:
     scope, raw, problem = _filters(request)
     by_destination = by == "destination"
+    if format == "csv":  # the table only: no charts drawn for a download
+        if table == "trend":
+            return _csv(scorecards.trend(session, shop.id, scope), "supplier-trend")
+        cards = scorecards.scorecards(session, shop.id, scope, by_destination=by_destination)
+        return _csv([c.as_row() for c in cards], f"supplier-scorecards-{'lanes' if by_destination else 'suppliers'}")
     cards = scorecards.scorecards(session, shop.id, scope, by_destination=by_destination)
     context = _base(request, session, shop, "suppliers", raw, problem)
     t, locale = context["t"], context["locale"]
     built = _scorecard_charts(session, shop, scope, cards, t, locale)
-    if format == "csv":
-        if table == "trend":
-            return _csv(built["trend_rows"], "supplier-trend")
-        return _csv([c.as_row() for c in cards], f"supplier-scorecards-{'lanes' if by_destination else 'suppliers'}")
     flagged = [(c, f) for c in cards for f in c.flags]
     context.update(cards=cards, by=("destination" if by_destination else "supplier"), built=built, flagged=flagged)
     return render(request, "insights/suppliers.html", shop, context)
@@ -191,15 +192,15 @@ def refunds_page(request: Request, session: SessionDep, shop: MerchantShop, dime
     if dimension not in analytics.DIMENSIONS:
         dimension = "supplier"
     scope, raw, problem = _filters(request)
+    if format == "csv":  # the one table asked for
+        if table == "notification":
+            return _csv(analytics.notification_effect(session, shop.id, scope), "notification-effect")
+        if table == "months":
+            return _csv(analytics.by_dimension(session, shop.id, "period", scope), "refunds-disputes-by-month")
+        return _csv(analytics.by_dimension(session, shop.id, dimension, scope), f"refunds-disputes-by-{dimension}")
     rows = analytics.by_dimension(session, shop.id, dimension, scope)
     effect = analytics.notification_effect(session, shop.id, scope)
     months = analytics.by_dimension(session, shop.id, "period", scope) if dimension != "period" else rows
-    if format == "csv":
-        if table == "notification":
-            return _csv(effect, "notification-effect")
-        if table == "months":
-            return _csv(months, "refunds-disputes-by-month")
-        return _csv(rows, f"refunds-disputes-by-{dimension}")
     context = _base(request, session, shop, "refunds", raw, problem)
     t, locale = context["t"], context["locale"]
     dimension_label = t(f"dim.{dimension}").lower()

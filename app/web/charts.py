@@ -16,7 +16,9 @@ axes, the bars and in the table are formatted in the merchant's language (en, fr
 from __future__ import annotations
 
 import re
+import threading
 import xml.etree.ElementTree as ET
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -104,18 +106,41 @@ def _config(locale: str, fmt: Callable[[Value], str], **extra) -> dict:
     }
 
 
+# The same figures draw the same chart: pages are viewed far more often than the aggregates change,
+# so a drawing is kept by everything it is drawn from (kind, words, numbers, language) and reused.
+_DRAWN: OrderedDict[str, tuple[tuple[str, str], tuple[str, str]]] = OrderedDict()
+_DRAWN_KEEP = 512
+_drawn_lock = threading.Lock()
+
+
 def _finish(chart: Any, kind: str, title: str, description: str, table: Table) -> Chart:
+    key = repr((kind, title, description, getattr(chart, "x_labels", None), chart.raw_series,
+                table, chart.config.height))
+    with _drawn_lock:
+        found = _DRAWN.get(key)
+        if found is not None:
+            _DRAWN.move_to_end(key)
+    if found is None:
+        found = _draw(chart, title, description)
+        with _drawn_lock:
+            _DRAWN[key] = found
+            while len(_DRAWN) > _DRAWN_KEEP:
+                _DRAWN.popitem(last=False)
+    wide, narrow = found
+    # Safe markup: every label (a product title, a supplier's name) is element text or an attribute
+    # that ElementTree escaped when it wrote the tree.
+    return Chart(id=wide[0], kind=kind, title=title, description=description, svg=Markup(wide[1]),  # noqa: S704
+                 table=table, svg_narrow=Markup(narrow[1]))  # noqa: S704
+
+
+def _draw(chart: Any, title: str, description: str) -> tuple[tuple[str, str], tuple[str, str]]:
     wide = _svg(chart, title, description)
     chart.width = NARROW
     if chart.config.height == HEIGHT:
         chart.height = NARROW_HEIGHT
     chart.truncate_label = 14
     chart.legend_at_bottom_columns = 2
-    narrow = _svg(chart, title, description)
-    # Safe markup: every label (a product title, a supplier's name) is element text or an attribute
-    # that ElementTree escaped when it wrote the tree.
-    return Chart(id=wide[0], kind=kind, title=title, description=description, svg=Markup(wide[1]),  # noqa: S704
-                 table=table, svg_narrow=Markup(narrow[1]))  # noqa: S704
+    return wide, _svg(chart, title, description)
 
 
 def _svg(chart: Any, title: str, description: str) -> tuple[str, str]:
@@ -159,7 +184,7 @@ def ranking(title: str, description: str, items: Sequence[tuple[str, Value]], *,
     fmt = formatter(unit, locale, currency)
     shown = list(items)[:limit]
     chart = pygal.HorizontalBar(**_config(locale, fmt, show_legend=False, print_values=True, margin_right=72,
-                                          print_values_position="top",
+                                          print_values_position="top", show_y_labels=False,
                                           height=max(160, 56 + 34 * len(shown)), show_y_guides=False,
                                           include_x_axis=True))
     # pygal draws the first label at the bottom: reversed, the largest is on top.

@@ -64,12 +64,12 @@ def load(connection: Connection) -> None:
     """))
     connection.execute(text("""
         INSERT INTO resolutions (shop_id, order_id, reason, status, locale, message, photos, offers, policy_version,
-                                 policy_digest, remedy, amount, currency, decided_by, attempts, created_at, updated_at)
+                                 policy_digest, remedy, amount, currency, decided_by, created_at, updated_at)
         SELECT shop_id, id, (ARRAY['not_received', 'damaged', 'not_as_described', 'wrong_item', 'changed_mind'])[1 + id % 5],
                (ARRAY['completed', 'approved', 'denied', 'pending_review'])[1 + id % 4], 'en', 'bench claim',
                '[]'::jsonb, '[]'::jsonb, 'default-1', repeat('0', 64),
                (ARRAY['full_refund', 'partial_refund', 'reship', 'store_credit'])[1 + id % 4],
-               total_price / 2, currency, 'merchant', 0, placed_at + interval '15 days', now()
+               total_price / 2, currency, 'merchant', placed_at + interval '15 days', now()
         FROM orders WHERE external_id >= 5000000000 AND id % 20 = 1
     """))
     connection.execute(text("""
