@@ -91,6 +91,25 @@ def format_money(amount: Decimal | float | str | None, currency: str, locale: st
     return f"{sign}{number}\u00a0{symbol}"
 
 
+def format_number(value: float | int | Decimal | None, locale: str, places: int = 0) -> str:
+    """A plain number in the language's separators: 12,345.6 (en), 12 345,6 (fr)."""
+    if value is None:
+        return ""
+    decimal_sep, group_sep = _SEPARATORS[normalise_locale(locale)]
+    rounded = Decimal(str(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    sign = "-" if rounded < 0 else ""
+    whole, _, fraction = f"{abs(rounded):.{places}f}".partition(".")
+    return sign + _group(whole, group_sep) + (decimal_sep + fraction if fraction else "")
+
+
+def format_percent(share: float | None, locale: str, places: int = 1) -> str:
+    """A share (0.125) as a percentage: 12.5% (en), 12,5 % (fr, with a narrow no-break space)."""
+    if share is None:
+        return ""
+    number = format_number(share * 100, locale, places)
+    return number + ("\u202f%" if normalise_locale(locale) == "fr" else "%")
+
+
 def _zone(timezone: str | None) -> ZoneInfo:
     try:
         return ZoneInfo(timezone or "UTC")

@@ -95,7 +95,7 @@ _ALL = [
         """),
     *_kinds("risk", "risk", """
         risk.scored risk.score_failed risk.card_published risk.card_failed risk.card_gave_up
-        risk.merchant_decision risk.model_trained risk.training_skipped
+        risk.merchant_decision risk.model_trained risk.training_skipped risk.training_requested
         """),
     *_kinds("insights", "messages", "status.contact_message mail.received insights.message_classified "
                                     "insights.message_corrected"),

@@ -13,6 +13,7 @@ def routers() -> list[APIRouter]:
     from app.api import routes as api
     from app.dashboard import pages as dashboard
     from app.insights import inbound_routes as inbound_mail
+    from app.insights import pages as insights
     from app.insights import routes as insights_api
     from app.inventory import pages as inventory
     from app.notifications import pages as notifications
@@ -20,6 +21,7 @@ def routers() -> list[APIRouter]:
     from app.resolutions import pages as customer_resolutions
     from app.resolutions import policy_pages as resolution_policy
     from app.resolutions import queue_pages as resolution_queue
+    from app.risk import pages as risk
     from app.shops import pages as shop_settings
     from app.shops import routes as shop_auth
     from app.status import contact as status_contact
@@ -55,6 +57,8 @@ def routers() -> list[APIRouter]:
         resolution_policy.router,
         notifications.router,
         inventory.router,
+        risk.router,
+        insights.router,
         # The customer's pages (status, claims).
         status_lookup.router,
         status_contact.router,

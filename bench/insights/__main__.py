@@ -2,6 +2,9 @@
 
     python -m bench.insights --orders 100000 --events 1000000 --repeat 100
 
+Then the rendered pages themselves (HTML and charts, through the whole app) against the app's
+health check on the same client.
+
 A dedicated database is created (and dropped afterwards), migrated, and filled by the status-page
 bench's loader (orders, lines, addresses, supplier orders, shipments, 1 M ledger events) plus
 bench/insights/data.py (suppliers, destinations, timings, deliveries, disputes, claims, messages),
@@ -101,6 +104,56 @@ def _time_queries(url: str, shop_id: int, repeat: int) -> dict[str, dict]:
     return results
 
 
+# The rendered pages (app/insights/pages.py, app/risk/pages.py): the whole request through the
+# app, HTML and charts included, against the app's own health check on the same client.
+PAGES = {
+    "page: supplier scorecards": "/admin/insights",
+    "page: scorecards by lane": "/admin/insights?by=destination",
+    "page: refunds & disputes by supplier": "/admin/insights/refunds",
+    "page: refunds & disputes by product": "/admin/insights/refunds?dimension=product",
+    "page: refunds & disputes by reason": "/admin/insights/refunds?dimension=reason",
+    "page: drill-down (disputed orders)": "/admin/insights/orders?outcome=dispute",
+    "page: refund-policy advice": "/admin/insights/policy",
+    "page: complaints": "/admin/insights/complaints",
+    "page: risk model": "/admin/risk",
+    "page: scorecards CSV": "/admin/insights?format=csv&table=scorecards",
+}
+
+
+def _time_pages(url: str, domain: str, repeat: int) -> dict[str, dict]:
+    os.environ["DROPGUARD_DATABASE_URL"] = url
+    from fastapi.testclient import TestClient
+
+    from app.config import get_settings
+    from app.db import reset_engine
+    from app.main import create_app
+    from app.sandbox.tokens import mint_session_token
+
+    get_settings.cache_clear()
+    reset_engine()
+    results: dict[str, dict] = {}
+    with TestClient(create_app(start_relay=False)) as client:
+        for name, path in PAGES.items():
+            def get(path=path):
+                token = mint_session_token(domain)
+                response = client.get(path + ("&" if "?" in path else "?") + f"id_token={token}")
+                if response.status_code != 200:
+                    raise SystemExit(f"bench: {path} answered {response.status_code}: {response.text[:300]}")
+                return response
+
+            get()
+            project, baseline = [], []
+            for _ in range(repeat):
+                begun = time.perf_counter()
+                get()
+                project.append((time.perf_counter() - begun) * 1000)
+                begun = time.perf_counter()
+                client.get("/healthz")
+                baseline.append((time.perf_counter() - begun) * 1000)
+            results[name] = {"project": _summary(project), "baseline": _summary(baseline)}
+    return results
+
+
 def _time_classifier() -> dict[str, dict]:
     from app.insights import classifier, dataset
 
@@ -167,6 +220,7 @@ def main() -> int:
               flush=True)
 
         results = _time_queries(bench_url, shop_id, args.repeat)
+        results.update(_time_pages(bench_url, "bench-insights.myshopify.com", args.repeat))
         results.update(_time_classifier())
         print()
         print(f"{'query':<48} {'p50 ms':>8} {'p95 ms':>8} {'baseline p50':>13} {'ratio p50':>10}")
