@@ -2,7 +2,7 @@
 
 A module that serves a merchant page registers it at import time, e.g.
     nav.register("shipments", "Shipments", "/admin/shipments", order=30)
-Slots: orders 10, review 15, suppliers 20, inventory 25, shipments 30, resolutions 40,
+Slots: orders 10, review 15, suppliers 20, inventory 25, shipments 30, resolutions 40, insights 46, risk 47,
 notifications 45, privacy 50, settings 60.
 """
 
