@@ -71,7 +71,7 @@ _ALL = [
     *_kinds("tracking", "shipping", """
         shipment.created shipment.number_checked shipment.number_invalid shipment.number_confirmed
         shipment.estimate shipment.tracking_changed shipment.status_changed shipment.status_not_applied
-        shipment.delivered shipment.alert tracking.scan tracking.webhook_received tracking.register_attempt
+        shipment.delivered shipment.alert shipment.number_recognised tracking.scan tracking.webhook_received tracking.register_attempt
         tracking.registered tracking.register_failed
         """, visible="shipment.created shipment.delivered tracking.scan"),
     *_kinds("notifications", "messages", """
@@ -85,13 +85,14 @@ _ALL = [
         resolution.reported resolution.policy_accepted resolution.queued resolution.approved resolution.denied
         resolution.awaiting_return resolution.reship_planned resolution.refund_attempt
         resolution.refund_attempt_failed resolution.refund_created resolution.store_credit_recorded
-        resolution.failed resolution.skipped_shop_uninstalled
+        resolution.refund_requested resolution.refund_confirmed resolution.failed
+        resolution.skipped_shop_uninstalled
         """),
     *_kinds("resolutions", "shop", "resolution_policy.saved"),
     *_kinds("disputes", "disputes", "dispute.opened dispute.updated"),
     *_kinds("refunds", "refunds", """
         refund.requested refund.issue_attempt refund.issue_failed refund.issued refund.confirmed refund.failed
-        refund.recorded
+        refund.recorded refund.skipped_shop_uninstalled
         """),
     *_kinds("risk", "risk", """
         risk.scored risk.score_failed risk.card_published risk.card_failed risk.card_gave_up
