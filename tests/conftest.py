@@ -87,6 +87,16 @@ def _unknown_evidence_kinds() -> set[str]:
     return kinds.unknown(recorded)
 
 
+# Problems found after the last test: printed after pytest's summary, where a reader of the run's
+# tail (CI keeps only the end) sees why a run whose tests all passed still failed.
+_run_problems: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    for problem in _run_problems:
+        terminalreporter.write_line(f"RUN FAILED: {problem}", red=True, bold=True)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from app.db import reset_engine
 
@@ -96,7 +106,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         unknown, reason = set(), type(error).__name__
         print(f"\nevidence kinds not checked: {reason}")
     if unknown:
-        print(f"\nevidence kinds recorded but missing from app/evidence/kinds.py: {', '.join(sorted(unknown))}")
+        _run_problems.append(f"evidence kinds recorded but missing from app/evidence/kinds.py: {', '.join(sorted(unknown))}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     reset_engine()
     try:
