@@ -138,8 +138,8 @@ async def cj_supplier_webhook(request: Request) -> JSONResponse:
         known = await run_in_threadpool(_known_open_ids)
         account = _signing_account(body, request.headers.get(SIGN_HEADER), known)
         require_json(request)
-        payload = parse_json(body)
-        named = payload.get("openId") if isinstance(payload, dict) else None
+        payload = parse_json(body, object_required=True)
+        named = payload.get("openId")
         if named is not None and str(named) != account:
             # Signed by one of our accounts while naming another: the body is not that account's.
             log.warning("supplier_callback.bad_signature", extra={"reason": "account mismatch"})

@@ -130,6 +130,8 @@ def parse_webhook(body: bytes | str | Mapping[str, Any]) -> CJMessage:
     raw bytes (parsed here, with the same guard)."""
     if isinstance(body, Mapping):
         envelope: Any = body
+    elif not isinstance(body, bytes | bytearray | str):
+        raise CJWebhookError("body must be a JSON object")
     else:
         try:
             envelope = parse_json(body)
