@@ -45,11 +45,11 @@ def document(app, *, include=lambda endpoint: True) -> dict[str, Any]:
         if not include(endpoint):
             continue
         method = endpoint.method.lower()
-        operations = doc["paths"].setdefault(endpoint.path, {})
+        operations = doc["paths"].setdefault(endpoint.openapi_path, {})
         if method not in operations:
             operations[method] = _operation(endpoint)
     # Only the routes chosen: FastAPI's own operations too.
-    chosen = {(e.path, e.method.lower()) for e in endpoints(app) if include(e)}
+    chosen = {(e.openapi_path, e.method.lower()) for e in endpoints(app) if include(e)}
     for path, operations in list(doc["paths"].items()):
         for method in list(operations):
             if method in {"get", "post", "put", "patch", "delete"} and (path, method) not in chosen:

@@ -26,6 +26,10 @@ class Endpoint:
     signed: bool = False
     html: bool = field(default=False, compare=False)
 
+    @property
+    def openapi_path(self) -> str:
+        return PATH_PARAM.sub(lambda m: "{" + m.group(1) + "}", self.path)
+
     def url(self, values: dict[str, str] | None = None) -> str:
         values = values or {}
         return PATH_PARAM.sub(lambda m: values.get(m.group(1), "1"), self.path)
