@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import sys
+import traceback
 import uuid
 
 from pythonjsonlogger.json import JsonFormatter
@@ -21,9 +22,57 @@ class _ContextFilter(logging.Filter):
         return True
 
 
+def _chain(error: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _is_database_error(error: BaseException) -> bool:
+    from psycopg import Error as PsycopgError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return isinstance(error, SQLAlchemyError | PsycopgError)
+
+
+def _class_name(error: BaseException) -> str:
+    return f"{type(error).__module__}.{type(error).__qualname__}"
+
+
+class _WithholdDatabaseErrorText(logging.Filter):
+    """A database error's text quotes the statement's parameters (names, addresses, messages):
+    the record keeps the error classes and where they were raised, never the text. Applies to
+    every record, whoever logs it (our code, uvicorn's "Exception in ASGI application", Celery's
+    task failures)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        chain = _chain(error) if error is not None else []
+        if not any(_is_database_error(link) for link in chain):
+            return True
+        message = record.getMessage()
+        for link in chain:
+            for spelled in {str(link), repr(link)}:
+                if spelled:
+                    message = message.replace(spelled, f"<{type(link).__name__}: text withheld>")
+        frames = "".join(traceback.format_tb(error.__traceback__)) if error is not None else ""
+        record.msg, record.args = message, None
+        record.error_class = _class_name(chain[0])
+        record.exc_info = None
+        record.exc_text = (
+            "Traceback (database error text withheld):\n" + frames
+            + " <- ".join(_class_name(link) for link in chain)
+        )
+        return True
+
+
 def configure(level: str = "INFO", json_lines: bool = True) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_ContextFilter())
+    handler.addFilter(_WithholdDatabaseErrorText())
     if json_lines:
         handler.setFormatter(
             JsonFormatter(
@@ -39,6 +88,10 @@ def configure(level: str = "INFO", json_lines: bool = True) -> None:
     root.setLevel(level.upper())
     logging.getLogger("uvicorn.access").handlers[:] = []
     logging.getLogger("uvicorn.access").propagate = False
+    # uvicorn's own handler would print a crash's traceback, database error text included: its
+    # records go through the one handler above instead.
+    logging.getLogger("uvicorn").handlers[:] = []
+    logging.getLogger("uvicorn").propagate = True
     # Per-request chatter from libraries: httpx logs every URL it calls (query strings included),
     # aiosmtpd every SMTP command of the sandbox mail catcher.
     for name in _QUIET_LOGGERS:

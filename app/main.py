@@ -13,6 +13,7 @@ from app import aio, logs
 from app.config import ConfigError, get_settings
 from app.errors import register_error_handlers
 from app.gc_tuning import freeze_startup_objects
+from app.input_guard import InputGuardMiddleware
 from app.ops import register_collectors
 from app.outbox.relay import OutboxRelay
 from app.web import errors as web_errors
@@ -63,6 +64,9 @@ def create_app(*, start_relay: bool = False) -> FastAPI:
     web_errors.register(app)
     register_collectors()
 
+    # Outside text checked before any route sees it (app/input_guard.py); inside the request id,
+    # so that a refusal carries one.
+    app.add_middleware(InputGuardMiddleware)
     app.add_middleware(logs.RequestIdMiddleware)
 
     from app.web.routers import routers

@@ -18,7 +18,7 @@ from app.config import get_settings
 from app.db import get_sessionmaker
 from app.insights import inbound
 from app.metrics import WEBHOOKS
-from app.webhooks.intake import Rejected, read_body
+from app.webhooks.intake import Rejected, check_text, read_body
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -53,6 +53,10 @@ async def mailgun_inbound(request: Request) -> JSONResponse:
         if problem:
             log.warning("inbound_mail.bad_signature", extra={"problem": problem, "body_bytes": len(body)})
             raise inbound.BadMail(401, "bad_signature", problem)
+        # The form is this route's one parse (its signature is one of its fields); its text is
+        # checked once the signature holds, as the input guard checks every other form.
+        for name, value in form.items():
+            check_text(f"{name}{value}", "a form field")
         fields = inbound.parse(form)
     except (Rejected, inbound.BadMail) as rejected:
         WEBHOOKS.labels("mailgun", "inbound_mail", rejected.outcome).inc()

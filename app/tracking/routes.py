@@ -18,7 +18,7 @@ from app.tracking.aggregators import PayloadError, aftership, seventeentrack
 from app.tracking.ingest import PARSERS, IngestResult, record_delivery
 
 # The Shopify ingress's body reader and JSON guards, reused as they are.
-from app.webhooks.intake import Rejected, parse_json, read_body
+from app.webhooks.intake import Rejected, parse_json, read_body, require_json
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -59,6 +59,7 @@ async def _receive(provider: str, request: Request) -> JSONResponse:
             # Nothing is stored for an unauthenticated request: a counter and a log line only.
             log.warning("carrier_webhook.bad_signature", extra={"provider": provider, "body_bytes": len(body)})
             raise Rejected(401, "bad_signature", "missing or invalid signature")
+        require_json(request)
         payload, update = _decode(provider, body)
     except Rejected as rejected:
         WEBHOOKS.labels(provider, "tracking", rejected.outcome).inc()

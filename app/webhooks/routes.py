@@ -13,7 +13,7 @@ from app.config import get_settings
 from app.metrics import WEBHOOKS
 from app.shops.domains import is_shop_domain
 from app.webhooks import topics
-from app.webhooks.intake import Rejected, parse_json, read_body
+from app.webhooks.intake import Rejected, parse_json, read_body, require_json
 from app.webhooks.service import InboundDelivery, IngestResult
 from app.webhooks.signing import verify_shopify_hmac
 
@@ -58,9 +58,7 @@ def _check_payload(request: Request, body: bytes) -> tuple[str, str, str]:
         raise Rejected(400, "bad_header", "X-Shopify-Topic, -Event-Id or -Webhook-Id is too long")
     if len(headers.get("x-shopify-api-version", "")) > 32:
         raise Rejected(400, "bad_header", "X-Shopify-API-Version is too long")
-    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/json":
-        raise Rejected(415, "bad_content_type", "Content-Type must be application/json")
+    require_json(request)
     parse_json(body, object_required=True)
     return topic, domain, event_id
 

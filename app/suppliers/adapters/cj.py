@@ -31,7 +31,7 @@ from app.suppliers.protocols.cj_webhooks import SIGN_HEADER, parse_webhook, veri
 DEFAULT_LOGISTIC = "CJPacket Ordinary"
 
 
-def to_update(body: bytes) -> WebhookUpdate:
+def to_update(body: bytes | Mapping[str, Any]) -> WebhookUpdate:
     message = parse_webhook(body)
     if message.order is not None:
         order = message.order

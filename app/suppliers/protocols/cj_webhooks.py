@@ -12,12 +12,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from app.input_guard import Rejected, parse_json
 from app.suppliers.protocols import Parcel, SupplierOrderState, TrackingEvent
 from app.suppliers.protocols.cj import map_status, map_tracking_status, parse_time
 
@@ -71,10 +71,11 @@ class CJMessage:
 
 def _events(raw: Any) -> tuple[TrackingEvent, ...]:
     if isinstance(raw, str):
+        # JSON inside a JSON string: the same guard as the body (depth, numbers, storable text).
         try:
-            raw = json.loads(raw) if raw.strip() else []
-        except json.JSONDecodeError as error:
-            raise CJWebhookError(f"logisticsTrackEvents is not JSON: {error}") from None
+            raw = parse_json(raw, what="logisticsTrackEvents") if raw.strip() else []
+        except Rejected as rejected:
+            raise CJWebhookError(rejected.detail) from None
     if not isinstance(raw, list):
         raise CJWebhookError("logisticsTrackEvents must be a JSON list")
     return tuple(
@@ -124,11 +125,18 @@ def _logistic_update(params: Mapping[str, Any]) -> CJLogisticUpdate:
     )
 
 
-def parse_webhook(body: bytes | str) -> CJMessage:
-    try:
-        envelope = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CJWebhookError(f"body is not JSON: {error}") from None
+def parse_webhook(body: bytes | str | Mapping[str, Any]) -> CJMessage:
+    """The envelope from a body the route has parsed already (app/input_guard.parse_json), or from
+    raw bytes (parsed here, with the same guard)."""
+    if isinstance(body, Mapping):
+        envelope: Any = body
+    elif not isinstance(body, bytes | bytearray | str):
+        raise CJWebhookError("body must be a JSON object")
+    else:
+        try:
+            envelope = parse_json(body)
+        except Rejected as rejected:
+            raise CJWebhookError(rejected.detail) from None
     if not isinstance(envelope, dict):
         raise CJWebhookError("body must be a JSON object")
     missing = [name for name in ("messageId", "type", "params") if not envelope.get(name)]
