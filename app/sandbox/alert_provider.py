@@ -99,7 +99,7 @@ def behaviour(body: dict[str, Any] = Body(default_factory=dict)) -> dict[str, An
         if name in body:
             redis.hset(_key("behaviour"), name, int(body[name]))
     stored = redis.hgetall(_key("behaviour"))
-    return {name: int(stored.get(name, default)) for name, default in _BEHAVIOUR.items()}
+    return {name: int(stored.get(name.encode(), default)) for name, default in _BEHAVIOUR.items()}
 
 
 def _authorised(api_key: str | None) -> None:
