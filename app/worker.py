@@ -87,6 +87,8 @@ def create_celery() -> Celery:
             "risk-train-all": {"task": "risk.train_all", "schedule": 24 * 3600.0},
             # Alerts whose decision or outcome task was lost: the provider must hear within 24 h.
             "alerts-report-due": {"task": "alerts.report_due", "schedule": 300.0},
+            # Dispute and fraud ratios against the networks' lines: warned before a line is crossed.
+            "ratios-check-all": {"task": "ratios.check_all", "schedule": 3600.0},
         },
     )
     return app

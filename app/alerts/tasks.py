@@ -6,7 +6,7 @@ import random
 
 from sqlalchemy.exc import OperationalError
 
-from app.alerts import outcomes, service
+from app.alerts import merchant_mail, outcomes, ratio_watch, service
 from app.db import session_scope
 from app.outbox.service import enqueue
 from app.worker import celery_app
@@ -47,3 +47,19 @@ def report_due() -> int:
         for alert_id in to_report:
             enqueue(session, service.REPORT_TASK, alert_id)
     return len(to_decide) + len(to_report)
+
+
+@celery_app.task(name="alerts.send_merchant_mail", bind=True,
+                 autoretry_for=(merchant_mail.RetryLater, OperationalError), max_retries=None, retry_backoff=True,
+                 retry_backoff_max=600, retry_jitter=True)
+def send_merchant_mail(self, mail_id: int) -> str:
+    try:
+        return merchant_mail.send(mail_id)
+    except merchant_mail.MailBusy:
+        raise self.retry(countdown=random.uniform(1.0, 3.0)) from None
+
+
+@celery_app.task(name="ratios.check_all")
+def check_ratios() -> int:
+    """Beat: every shop's ratios of this month and the last, warned once per month and line."""
+    return ratio_watch.check_all()
