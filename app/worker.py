@@ -89,6 +89,9 @@ def create_celery() -> Celery:
             "alerts-report-due": {"task": "alerts.report_due", "schedule": 300.0},
             # Dispute and fraud ratios against the networks' lines: warned before a line is crossed.
             "ratios-check-all": {"task": "ratios.check_all", "schedule": 3600.0},
+            # Each shop's chain head written down and e-mailed once a day (hourly runs: the first
+            # after midnight UTC writes it, the others find it written).
+            "digest-daily": {"task": "digest.daily", "schedule": 3600.0},
         },
     )
     return app

@@ -8,6 +8,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.alerts import merchant_mail, outcomes, ratio_watch, service
 from app.db import session_scope
+from app.evidence import digest
 from app.outbox.service import enqueue
 from app.worker import celery_app
 
@@ -63,3 +64,9 @@ def send_merchant_mail(self, mail_id: int) -> str:
 def check_ratios() -> int:
     """Beat: every shop's ratios of this month and the last, warned once per month and line."""
     return ratio_watch.check_all()
+
+
+@celery_app.task(name="digest.daily")
+def chain_digests() -> int:
+    """Beat (hourly): today's chain-head digest of every shop, written once a day."""
+    return digest.daily()
