@@ -107,7 +107,8 @@ class Reading:
         return self.line.ratio if self.level != "early_warning" else self.early_warning
 
 
-def _lines(programme: Programme, month: date) -> tuple[Line, ...]:
+def lines_for(programme: Programme, month: date) -> tuple[Line, ...]:
+    """The programme's lines in force that month, lowest first."""
     return (vamp_line(month),) if programme.key == "visa_vamp" else programme.lines
 
 
@@ -127,7 +128,7 @@ def evaluate(history: list[MonthCounts]) -> list[Reading]:
     for index, m in enumerate(history):
         previous = history[index - 1] if index > 0 else None
         for programme in PROGRAMMES:
-            lines = _lines(programme, m.month)
+            lines = lines_for(programme, m.month)
             for variant in programme.variants:
                 count = _numerator(programme, variant, m)
                 if variant == "previous_month":
