@@ -99,14 +99,14 @@ def _ratio_chart(t, locale: str, programme: ratios.Programme, readings: list[rat
     series: dict[str, list[float | None]] = {}
     for variant in programme.variants:
         by_month = {r.month: r for r in readings if r.variant == variant}
-        series[t(f"ratio.variant.{variant}")] = [
+        series[t(f"ratio.short.{variant}")] = [
             float(by_month[m].ratio) if m in by_month and by_month[m].ratio is not None else None for m in months]
     series[t("ratios.early_line", ratio=format_percent(float(programme.early_warning), locale, 2))] = [
         float(programme.early_warning) for _ in months]
     applying = [ratios.lines_for(programme, m) for m in months]
     for name, ratio in sorted({(line.name, line.ratio) for month in applying for line in month},
                               key=lambda pair: pair[1]):
-        label = t("ratios.line", line=t(f"ratio.line.{name}"), ratio=format_percent(float(ratio), locale, 2))
+        label = t("ratios.line", line=t(f"ratio.short_line.{name}"), ratio=format_percent(float(ratio), locale, 2))
         # A line that moved (VAMP on 1 April 2026) is drawn only for the months it applied to.
         series[label] = [float(ratio) if any(line.name == name and line.ratio == ratio for line in month) else None
                          for month in applying]
@@ -122,13 +122,18 @@ def ratios_page(request: Request, session: SessionDep, shop: MerchantShop) -> HT
     t, locale = context["t"], context["locale"]
     readings = ratios.readings(session, shop.id, months=12)
     current = ratios.month_start(datetime.now(UTC))
+    # The chart starts at the shop's first month with sales or disputes (a new shop is not shown
+    # a year of empty months); the table holds this month so far and the last one.
+    active = [r.month for r in readings if r.base or r.count]
+    first = min(active) if active else current
+    recent = sorted({r.month for r in readings})[-2:]
     sections = []
     for programme in ratios.PROGRAMMES:
-        mine = [r for r in readings if r.programme == programme.key]
+        mine = [r for r in readings if r.programme == programme.key and r.month >= first]
         sections.append({
             "programme": programme, "chart": _ratio_chart(t, locale, programme, mine),
-            "now": [r for r in mine if r.month == current],
-            "rows": sorted(mine, key=lambda r: (r.month, programme.variants.index(r.variant)), reverse=True),
+            "rows": sorted((r for r in mine if r.month in recent),
+                           key=lambda r: (r.month, -programme.variants.index(r.variant)), reverse=True),
         })
     warnings = [r for r in readings if r.month == current and r.level]
     return render(request, "alerts/ratios.html", shop, {

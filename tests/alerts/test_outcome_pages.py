@@ -84,7 +84,7 @@ def test_ratios_page_shows_both_counting_ways_and_the_lines(client, shop, histor
     for programme in ("visa_vamp", "mastercard_ecp", "mastercard_efm", "shopify_reserve"):
         assert f'data-programme="{programme}"' in page
     assert "disputes and fraud reports (Visa&#39;s rule)" in page and "alerts resolved before a dispute" in page
-    assert "VAMP excessive (1.50%)" in page and "Early warning (0.65%)" in page
+    assert "VAMP (1.50%)" in page and "Early (0.65%)" in page and "Visa&#39;s rule" in page
     assert "÷ last month&#39;s sales (Mastercard&#39;s rule)" in page
     assert "Ratios de litiges" in _get(client, shop, "/admin/outcomes/ratios", locale="fr")
 
