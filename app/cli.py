@@ -240,6 +240,36 @@ def ledger_verify(
     typer.echo(f"checked {checked} events in {len(names)} chains; all intact")
 
 
+@ledger_cli.command("check-digests")
+def ledger_check_digests(
+    shop: Annotated[str | None, typer.Option("--shop", help="Only this shop (its domain)")] = None,
+) -> None:
+    """Hold each shop's chain against its daily digests; exit 1 naming a rewritten history."""
+    from sqlalchemy import select
+
+    from app.db import session_scope
+    from app.evidence import digest
+    from app.shops.models import Shop
+
+    get_settings()
+    with session_scope() as session:
+        query = select(Shop).order_by(Shop.id)
+        shops = list(session.scalars(query.where(Shop.domain == shop) if shop else query))
+        if shop and not shops:
+            fail(f"no shop {shop}", code=1)
+        broken = 0
+        for one in shops:
+            result = digest.check(session, one)
+            if result.intact:
+                typer.echo(f"{one.domain}: matches {result.digests} digests")
+                continue
+            broken += 1
+            digest.record_failure(session, one, result)
+            typer.echo(f"REWRITTEN {one.domain}: digest of {result.broken_day}: {result.reason}", err=True)
+    if broken:
+        raise typer.Exit(1)
+
+
 def _first_line(error: BaseException) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
 

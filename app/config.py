@@ -243,6 +243,19 @@ class Settings(BaseSettings):
         default=True, description="write Dropguard's level and reasons into the order's risk card in the store"
     )
 
+    # Pre-dispute alerts (issue 14 §7: app/alerts): an alert provider relaying Ethoca / Verifi
+    # CDRN alerts. Unset URL means the sandbox emulator under public_base when sandbox is on.
+    alert_provider_api_url: str | None = Field(
+        default=None, description="alert provider API base URL (outcome reports; unset: the sandbox emulator)"
+    )
+    alert_provider_api_key: str = Field(default="sandbox-alerts-key", description="alert provider API key")
+    alert_provider_secret: str = Field(
+        default="sandbox-alerts-secret", description="secret that signs the alert provider's webhooks (HMAC)"
+    )
+    alert_outcome_hours: Annotated[float, Field(gt=0, le=72)] = Field(
+        default=24, description="an alert's outcome is reported to the provider within this many hours"
+    )
+
     @field_validator("database_url")
     @classmethod
     def _postgres_only(cls, value: str) -> str:

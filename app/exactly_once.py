@@ -44,6 +44,10 @@ STORE_FULFILMENT_EVENT = 71007
 STORE_TRACKING_UPDATE = 71008
 SUPPLIER_QUEUE = 71009
 INVENTORY_PUBLISH = 71010
+# Reporting a pre-dispute alert's outcome to its provider (app/alerts/outcomes.py).
+ALERT_OUTCOME = 71011
+# One e-mail to a merchant (ratio warnings, daily chain-head digests: app/alerts/merchant_mail.py).
+MERCHANT_MAIL = 71012
 
 _TRY = text("SELECT pg_try_advisory_lock(:namespace, CAST(:object_id % 2147483648 AS integer))")
 _UNLOCK = text("SELECT pg_advisory_unlock(:namespace, CAST(:object_id % 2147483648 AS integer))")

@@ -1,5 +1,6 @@
 """Imports every model so that mappers and Alembic see the whole schema. Holds no code."""
 
+from app.alerts.models import ChainDigest, MerchantMail, PreDisputeAlert, RatioWarning
 from app.disputes.models import Dispute
 from app.evidence.models import EvidenceEvent, LedgerHead
 from app.fulfilments.models import Shipment, StoreFulfilmentEvent
@@ -21,6 +22,10 @@ from app.tracking.models import ShipmentAlert
 from app.webhooks.models import WebhookDelivery
 
 __all__ = [
+    "ChainDigest",
+    "MerchantMail",
+    "PreDisputeAlert",
+    "RatioWarning",
     "Aggregate",
     "Breakdown",
     "CustomerMessage",

@@ -30,6 +30,11 @@ ROUTES = {
     "risk.": "analytics",
     # Insight aggregates and complaint classification: never ahead of customer-facing work.
     "insights.": "analytics",
+    # Pre-dispute alerts: refund-or-fight decisions and outcome reports to the provider (24 h).
+    "alerts.": "store",
+    # Dispute ratios against the networks' thresholds, and the daily chain-head digests.
+    "ratios.": "analytics",
+    "digest.": "maintenance",
 }
 
 

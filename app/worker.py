@@ -31,6 +31,7 @@ TASK_MODULES = [
     "app.privacy.tasks",
     "app.risk.tasks",
     "app.insights.tasks",
+    "app.alerts.tasks",
 ]
 
 
@@ -84,6 +85,13 @@ def create_celery() -> Celery:
             # New outcome facts and the history counts live risk scores read; models retrained daily.
             "risk-refresh-all": {"task": "risk.refresh_all", "schedule": 1800.0},
             "risk-train-all": {"task": "risk.train_all", "schedule": 24 * 3600.0},
+            # Alerts whose decision or outcome task was lost: the provider must hear within 24 h.
+            "alerts-report-due": {"task": "alerts.report_due", "schedule": 300.0},
+            # Dispute and fraud ratios against the networks' lines: warned before a line is crossed.
+            "ratios-check-all": {"task": "ratios.check_all", "schedule": 3600.0},
+            # Each shop's chain head written down and e-mailed once a day (hourly runs: the first
+            # after midnight UTC writes it, the others find it written).
+            "digest-daily": {"task": "digest.daily", "schedule": 3600.0},
         },
     )
     return app

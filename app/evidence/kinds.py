@@ -90,6 +90,15 @@ _ALL = [
         """),
     *_kinds("resolutions", "shop", "resolution_policy.saved"),
     *_kinds("disputes", "disputes", "dispute.opened dispute.updated"),
+    # Pre-dispute alerts (app/alerts): intake, the refund-or-fight decision, the outcome report.
+    *_kinds("alerts", "disputes", """
+        alert.received alert.decided alert.refund_requested alert.refund_settled alert.outcome_attempt
+        alert.outcome_call_failed alert.outcome_reported alert.outcome_failed alert.skipped_shop_uninstalled
+        """),
+    # The shop's dispute and fraud ratios reaching a network programme's line (app/disputes/ratios.py).
+    *_kinds("alerts", "shop", "ratio.warning merchant_mail.sent merchant_mail.failed merchant_mail.skipped"),
+    # The daily chain-head digest (app/evidence/digest.py) and checks of the chain against them.
+    *_kinds("evidence", "shop", "ledger.digest_recorded ledger.digest_check_failed"),
     *_kinds("refunds", "refunds", """
         refund.requested refund.issue_attempt refund.issue_failed refund.issued refund.confirmed refund.failed
         refund.recorded refund.skipped_shop_uninstalled

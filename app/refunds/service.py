@@ -41,7 +41,7 @@ ISSUERS = ("store", "resolution", "dispute", "alert")
 OURS = frozenset({"resolution", "dispute", "alert"})
 # A refund of one of ours that the store confirmed or that failed: the task told, with the origin's
 # id, so the claim (or dispute, or alert) moves on. Each origin adds its line here.
-SETTLED_TASKS = {"resolution": "resolutions.refund_settled"}
+SETTLED_TASKS = {"resolution": "resolutions.refund_settled", "alert": "alerts.refund_settled"}
 # Money that went back, and money on its way.
 PENDING = ("requested", "issued")
 # Ledger kinds of this domain; none is shown to the customer as such (the status page says what
@@ -235,7 +235,8 @@ def _settle_payment(session: Session, order: Order) -> None:
 def notify_origin(session: Session, refund: Refund) -> None:
     """Tell the claim, dispute or alert that asked for this refund that it is settled."""
     task = SETTLED_TASKS.get(refund.issued_by)
-    origin = {"resolution": refund.resolution_id, "dispute": refund.dispute_id}.get(refund.issued_by)
+    # An alert's refund is found by the alert through its refund id (refunds carry no alert column).
+    origin = {"resolution": refund.resolution_id, "dispute": refund.dispute_id, "alert": refund.id}.get(refund.issued_by)
     if task and origin:
         enqueue(session, task, origin)
 

@@ -19,7 +19,8 @@ Store (Shopify), under /sandbox/shopify:
   Control calls that cause webhooks answer after each webhook's first attempt; retries follow
   from the runner. Webhooks of a GraphQL mutation are sent just after its answer.
 Generic supplier (protocol A), under /sandbox/supplier: /orders..., /_control/{orders,behaviour,reset},
-  /_control/orders/{id}/advance. Mail: GET|DELETE /sandbox/mail?to=. Outbound attempts:
+  /_control/orders/{id}/advance. Alert provider (Ethoca / CDRN alerts, outcomes): /sandbox/alerts,
+  see app/sandbox/alert_provider.py. Mail: GET|DELETE /sandbox/mail?to=. Outbound attempts:
   GET /sandbox/_control/deliveries. AliExpress, CJ and carriers: see their modules.
 """
 
@@ -31,7 +32,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.errors import register_error_handlers
-from app.sandbox import aliexpress, carriers, cj, delivery, mail, runner, sms, tokens
+from app.sandbox import alert_provider, aliexpress, carriers, cj, delivery, mail, runner, sms, tokens
 from app.sandbox.store.inventory_routes import router as store_inventory_router
 from app.sandbox.store.routes import router as store_router
 from app.sandbox.supplier.routes import router as supplier_router
@@ -59,6 +60,7 @@ def create_sandbox_app() -> FastAPI:
     app.include_router(aliexpress.router, prefix="/aliexpress")
     app.include_router(cj.router, prefix="/cj")
     app.include_router(carriers.router, prefix="/carriers")
+    app.include_router(alert_provider.router, prefix="/alerts")
     app.include_router(mail.router)
     app.include_router(sms.router)
 

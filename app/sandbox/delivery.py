@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 # compressed here so a demo or test sees the whole cycle in about four minutes).
 SHOPIFY_BACKOFF = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0]
 SUPPLIER_BACKOFF = [0.5, 1.5]  # 3 tries in all, as the supplier protocol states
-TIMEOUTS = {"shopify": 5.0, "supplier": 10.0, "carrier": 10.0}
+TIMEOUTS = {"shopify": 5.0, "supplier": 10.0, "carrier": 10.0, "alerts": 10.0}
 LOG_LENGTH = 1000
 
 
@@ -37,7 +37,9 @@ class Delivery:
     url: str
     body: str
     headers: dict[str, str]
-    signer: str  # "shopify" | "supplier" | "carrier" (signed by the carrier emulator, headers as given)
+    # "shopify" | "supplier" | "alerts" (the alert provider: the supplier protocol's signature, its own
+    # secret) | "carrier" (signed by the carrier emulator, headers as given)
+    signer: str
     label: str  # topic or callback type, for the delivery log
     attempt: int = 0
     backoff: list[float] = field(default_factory=list)
@@ -54,8 +56,9 @@ def _signed_headers(delivery: Delivery) -> dict[str, str]:
     else:
         # Re-signed at each attempt: a retry minutes later must still pass the 300 s window.
         stamp = str(int(time.time()))
+        secret = settings.alert_provider_secret if delivery.signer == "alerts" else settings.supplier_api_secret
         headers["X-Timestamp"] = stamp
-        headers["X-Signature"] = supplier_signature(settings.supplier_api_secret, stamp, body)
+        headers["X-Signature"] = supplier_signature(secret, stamp, body)
     return headers
 
 

@@ -10,6 +10,8 @@ from fastapi import APIRouter
 def routers() -> list[APIRouter]:
     # Imported when the app is built, not when this module is: only the web process needs them.
     from app import ops
+    from app.alerts import pages as outcomes
+    from app.alerts import routes as alert_webhooks
     from app.api import routes as api
     from app.dashboard import pages as dashboard
     from app.insights import inbound_routes as inbound_mail
@@ -41,6 +43,7 @@ def routers() -> list[APIRouter]:
         webhooks.router,
         supplier_webhooks.router,
         carrier_webhooks.router,
+        alert_webhooks.router,
         api.router,
         insights_api.router,
         inbound_mail.router,
@@ -58,6 +61,7 @@ def routers() -> list[APIRouter]:
         notifications.router,
         inventory.router,
         risk.router,
+        outcomes.router,
         insights.router,
         # The customer's pages (status, claims).
         status_lookup.router,

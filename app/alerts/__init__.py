@@ -1,0 +1,1 @@
+"""Pre-dispute alerts: intake, refund-or-fight decision, outcome reports; ratio warnings and digests."""
