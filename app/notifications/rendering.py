@@ -21,10 +21,11 @@ from app.notifications import custom
 from app.notifications.models import Notification
 from app.orders.models import Customer, Order
 from app.shops.models import Shop
-from app.status import tokens
+from app.status import journey, tokens
 from app.templating import format_date, format_money, http_url, normalise_locale, render, translator
 
 _WHITESPACE = re.compile(r"\s+")
+
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ def stage_facts(facts: dict[str, Any] | None, locale: str, currency: str) -> dic
             "reason": str(facts.get("reason") or ""),
             "estimate": {"start": start if start != end else "", "end": end} if end else None,
             "tracking_number": str(facts.get("tracking_number") or ""),
+            "action": str(facts.get("action") or "") if facts.get("action") in journey.ACTIONS else "",
         },
         "resolution": {
             "status": str(facts.get("status") or "submitted"),
