@@ -89,3 +89,39 @@ def test_failed_delivery_email_says_what_to_do(db, shop, locale, reason, phrase)
     for part in (email.text, email.html):
         assert phrase in part
         assert nothing_to_do not in part  # was: "nothing to do" even when the carrier left a notice
+
+
+# --- the merchant's page ---------------------------------------------------------------------------
+
+def _post_branding(client, shop, locale="en", **data):
+    from tests.factories import session_token
+
+    form = {"id_token": session_token(shop.domain), "colour": "#2c6ecb", **data}
+    return client.post(f"/admin/notifications/branding?locale={locale}", data=form, follow_redirects=False)
+
+
+def test_merchant_sets_the_look_on_its_page(db, client, make_shop):
+    from tests.factories import session_token
+
+    shop = make_shop(name="Lumen")
+    page = client.get("/admin/notifications/branding", params={"id_token": session_token(shop.domain), "locale": "fr"})
+    assert page.status_code == 200 and "L’apparence de vos messages" in page.text
+    assert "notre entrepôt" in page.text  # the default wording shown next to each language
+    saved = _post_branding(client, shop, display_name="Lumen Paris", reply_to="sav@lumen.example",
+                           colour="#aa3300", warehouse_fr="notre atelier")
+    assert saved.status_code == 303, saved.text
+    db.refresh(shop)
+    look = branding.look(shop)
+    assert (look.name, look.reply_to, look.colour, look.warehouse_for("fr"), look.warehouse_for("de")) == (
+        "Lumen Paris", "sav@lumen.example", "#aa3300", "notre atelier", "unserem Lager")
+
+
+@pytest.mark.parametrize(("field", "value"), [("reply_to", "nope"), ("logo_url", "http://x.example/l.png"),
+                                              ("warehouse_en", "our supplier"), ("colour", "blue")])
+def test_bad_branding_is_refused_with_the_reason_and_nothing_saved(db, client, make_shop, field, value):
+    shop = make_shop(name="Lumen")
+    answer = _post_branding(client, shop, **{field: value})
+    assert answer.status_code == 422
+    assert f'id="{field}-error"' in answer.text
+    db.refresh(shop)
+    assert "branding" not in (shop.settings or {})
