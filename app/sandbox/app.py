@@ -19,7 +19,7 @@ Store (Shopify), under /sandbox/shopify:
   Control calls that cause webhooks answer after each webhook's first attempt; retries follow
   from the runner. Webhooks of a GraphQL mutation are sent just after its answer.
 Generic supplier (protocol A), under /sandbox/supplier: /orders..., /_control/{orders,behaviour,reset},
-  /_control/orders/{id}/advance. Mail: GET|DELETE /sandbox/mail?to=. Outbound attempts:
+  /_control/orders/{id}/advance. Mail: GET|DELETE /sandbox/mail?to= (JSON), /sandbox/mail/inbox (to read). Outbound attempts:
   GET /sandbox/_control/deliveries. AliExpress, CJ and carriers: see their modules.
 """
 
