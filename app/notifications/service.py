@@ -320,7 +320,7 @@ def claim(session: Session, notification_id: int, *, now: datetime | None = None
     rendered = rendering.render_notification(session, notification, order=order, shop=shop, customer=customer)
     message, text, digest = None, None, rendered.body_digest
     if sms:
-        text = channels.sms_text(shop.name or shop.domain, rendered.subject, rendering.tokens.status_url(order))
+        text = channels.sms_text(rendering.branding.look(shop).name, rendered.subject, rendering.tokens.status_url(order))
         digest = hashlib.sha256(text.encode()).hexdigest()
     else:
         message = rendering.build_message(rendered, notification=notification, order=order, shop=shop,

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from app.db import SessionDep
+from app.notifications import branding
 from app.notifications import service as notifications
 from app.status import service
 from app.templating import LOCALES, normalise_locale, page_templates, translator
@@ -103,7 +104,7 @@ def unsubscribe_form(token: str, request: Request, session: SessionDep, lang: La
         "locale": locale,
         "t": translator(locale),
         "order_name": located.order.name,
-        "shop_name": located.shop.name or located.shop.domain,
+        "shop_name": branding.look(located.shop).name,
         "token": token,
         "done": notifications.is_unsubscribed(session, located.order),
     }
@@ -124,7 +125,7 @@ def unsubscribe(token: str, request: Request, session: SessionDep, lang: LangQue
         "locale": locale,
         "t": translator(locale),
         "order_name": located.order.name,
-        "shop_name": located.shop.name or located.shop.domain,
+        "shop_name": branding.look(located.shop).name,
         "token": token,
         "done": True,
     }
