@@ -241,6 +241,9 @@ def _schedule_one(
 _UNSENT = ("deferred", "pending", "sending")
 # How soon a message held behind an earlier one being sent looks again.
 BEHIND_RETRY_SECONDS = 10.0
+# An earlier message still unsent after this long (its SMTP retries take about 20 minutes) is not
+# waited for any more: order is kept for messages on their way, not behind one that is stuck.
+BEHIND_AT_MOST = timedelta(minutes=30)
 
 
 def _earlier_deferral(session: Session, order_id: int, channel: str) -> datetime | None:
@@ -252,15 +255,17 @@ def _earlier_deferral(session: Session, order_id: int, channel: str) -> datetime
     )
 
 
-def _earlier_unsent(session: Session, notification: Notification) -> Notification | None:
+def _earlier_unsent(session: Session, notification: Notification, now: datetime) -> Notification | None:
     """The first earlier message of the same order and channel that has not gone yet.
 
     Messages of one order go out in the order they were scheduled, which is the order things
-    happened to the order (confirmed, preparing, shipped, out for delivery, delivered)."""
+    happened to the order (confirmed, preparing, shipped, out for delivery, delivered). A deferred
+    one is always waited for (it has its time); one pending or sending only while it is recent."""
     return session.scalar(
         select(Notification)
         .where(Notification.order_id == notification.order_id, Notification.channel == notification.channel,
-               Notification.id < notification.id, Notification.status.in_(_UNSENT))
+               Notification.id < notification.id, Notification.status.in_(_UNSENT),
+               (Notification.status == "deferred") | (Notification.updated_at > now - BEHIND_AT_MOST))
         .order_by(Notification.id)
         .limit(1)
     )
@@ -287,7 +292,7 @@ def claim(session: Session, notification_id: int, *, now: datetime | None = None
     interrupted = notification.status == "sending"
     if interrupted and notification.updated_at > now - SENDING_LEASE:
         return Busy(retry_in=(notification.updated_at + SENDING_LEASE - now).total_seconds() + 1)
-    earlier = _earlier_unsent(session, notification)
+    earlier = _earlier_unsent(session, notification, now)
     if earlier is not None and not interrupted:
         if earlier.status == "deferred" and earlier.due_at is not None:
             # Held back behind a message that waits for the customer's morning: wait with it.

@@ -87,7 +87,7 @@ def register(app: FastAPI) -> None:
         if _is_page(request) and request.method == "GET":
             # A malformed link (a path id that is not a number, a bad filter): nothing to show.
             return render(request, "web/error.html", _shop(request), {"status": 422}, status_code=422)
-        if request.method == "GET" and (page := _customer_error(request, 422)):
+        if page := _customer_error(request, 422):  # a customer reads pages, never JSON
             return page
         return await request_validation_exception_handler(request, error)
 

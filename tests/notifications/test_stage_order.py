@@ -91,3 +91,21 @@ def test_the_merchants_quiet_hours_are_the_ones_applied(db, make_shop, monkeypat
     shop_settings.save(db, shop, current)
     db.commit()
     assert quiet.hours_for(shop) == (0, 0)
+
+
+def test_a_stuck_earlier_message_is_not_waited_for_forever(db, make_shop, monkeypatch):
+    shop = make_shop()
+    order = paid_order(db, shop)
+    monkeypatch.setattr(get_settings(), "quiet_hours", (0, 0))
+    confirmed = service.schedule(db, order, stage="order_confirmed")
+    shipped = service.schedule(db, order, stage="shipped")
+    _hold_all_sends(db, order.id)
+    db.commit()
+    assert isinstance(service.claim(db, shipped.id), service.Busy)  # on its way: wait for it
+    db.rollback()
+    db.execute(update(Notification).where(Notification.id == confirmed.id)
+               .values(updated_at=datetime.now(UTC) - service.BEHIND_AT_MOST - timedelta(minutes=1)))
+    db.commit()
+    claimed = service.claim(db, shipped.id)
+    assert isinstance(claimed, service.Outgoing) and claimed.stage == "shipped"
+    db.rollback()

@@ -245,3 +245,10 @@ def test_every_error_page_leads_back_to_the_lookup(pages, path):
     assert response.status_code in (404, 422)
     assert 'id="back-to-lookup" href="/status?lang=es"' in response.text
     assert "text/html" in response.headers["content-type"]
+
+
+def test_a_malformed_post_is_a_page_too(pages):
+    response = pages.post("/status/lookup?lang=" + "x" * 40, data={"order": "#1", "email": "a@b.co"},
+                          headers={"Accept-Language": "de-DE"})
+    assert response.status_code == 422
+    assert 'id="back-to-lookup" href="/status?lang=de"' in response.text
