@@ -39,7 +39,8 @@ def place(location: str | None, locale: str) -> str:
         if country and country != match.group("code"):
             rest = match.group("rest").strip(" ,")
             rest = rest.title() if rest.isupper() else rest
-            return f"{rest}, {country}" if rest else country
+            # "Hong Kong, HK" is Hong Kong, not "Hong Kong, Hong Kong".
+            return f"{rest}, {country}" if rest and rest.lower() != country.lower() else country
     return text.title() if text.isupper() else text
 
 

@@ -125,6 +125,7 @@ def test_places_read_as_places():
     assert checkpoints.place("SHENZHEN, CN", "fr") == "Shenzhen, Chine"
     assert checkpoints.place("Paris, FR", "de") == "Paris, Frankreich"
     assert checkpoints.place("US", "es") == "Estados Unidos"
+    assert checkpoints.place("Hong Kong, HK", "en") == "Hong Kong"
     assert checkpoints.place("", "en") == ""
 
 
