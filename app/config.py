@@ -57,7 +57,14 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = False
-    mail_from: str = "Dropguard <orders@dropguard.local>"
+    mail_from: str = Field(
+        default="Dropguard <orders@dropguard.local>",
+        description="envelope sender and From address when no sender domain is set (the shop's name is put in front)",
+    )
+    mail_sender_domain: str | None = Field(
+        default=None,
+        description="domain customers' e-mails come from, as <shop-handle>@<domain> (SPF/DKIM set up by the operator)",
+    )
 
     supplier_api_url: str = "http://127.0.0.1:8000/sandbox/supplier"
     supplier_api_key: str = "sandbox-supplier-key"

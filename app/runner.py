@@ -256,7 +256,7 @@ def run_all(*, port: int, orders_per_minute: float, data_dir: Path | None = None
             say(f"  Merchant dashboard: {settings.admin_base(DEMO_SHOP)}/admin")
             if status_link:
                 say(f"  Order status page:  {status_link}")
-            say(f"  Mail catcher:       {settings.public_base}/sandbox/mail")
+            say(f"  Mail catcher:       {settings.public_base}/sandbox/mail/inbox")
             say(f"  Demo orders:        {orders_per_minute:g} per minute")
         say(f"  Metrics:            {settings.public_base}/metrics")
         say("")

@@ -20,7 +20,9 @@ def release_deferred(session: Session, *, now: datetime | None = None) -> int:
     due = session.scalars(
         select(Notification)
         .where(Notification.status == "deferred", Notification.due_at <= (now or utcnow()))
-        .order_by(Notification.due_at)
+        # Oldest first, and in scheduling order within one release time: the send task still
+        # holds a message behind an earlier one of its order (service.claim).
+        .order_by(Notification.due_at, Notification.id)
         .limit(RELEASE_BATCH)
         .with_for_update(skip_locked=True)
     ).all()

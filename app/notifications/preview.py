@@ -31,7 +31,7 @@ def sample_context(shop: Shop, stage: str, locale: str) -> dict[str, Any]:
         "stage": stage,
         "locale": locale,
         "t": translator(locale),
-        "shop_name": shop.name or shop.domain,
+        **rendering.brand_context(shop),
         "order_name": "#1042",
         "customer_name": "Alex",
         "lines": [{"title": "Posture corrector", "variant": "M", "quantity": 1},
@@ -39,6 +39,7 @@ def sample_context(shop: Shop, stage: str, locale: str) -> dict[str, Any]:
         "total": format_money("39.90", shop.currency, locale),
         "status_url": f"{base}/status/SAMPLE",
         "unsubscribe_url": f"{base}/status/SAMPLE/unsubscribe",
+        "contact_url": f"{base}/status/SAMPLE/contact",
         "shipments": [{"carrier": "La Poste", "tracking_number": "LX123456785CN",
                        "tracking_url": "https://www.laposte.fr/outils/suivre-vos-envois?code=LX123456785CN"}],
     }

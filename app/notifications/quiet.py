@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from app.config import get_settings
 from app.db import utcnow
 from app.orders.models import DeliveryAddress, Order
+from app.shops import settings as shop_settings
 from app.shops.models import Shop
 
 COUNTRY_ZONES = {
@@ -99,10 +100,20 @@ def release_time(now: datetime, zone: ZoneInfo, quiet: tuple[int, int]) -> datet
     return release.astimezone(now.tzinfo)
 
 
+def hours_for(shop: Shop) -> tuple[int, int]:
+    """The shop's quiet hours as its merchant saved them (settings page), else the operator's default.
+    Turned off, they are (0, 0): never quiet."""
+    stored = (shop.settings or {}).get("notifications") if isinstance(shop.settings, dict) else None
+    if not isinstance(stored, dict) or not isinstance(stored.get("quiet_hours"), dict):
+        return get_settings().quiet_hours
+    saved = shop_settings.load(shop).notifications.quiet_hours
+    return (saved.start_hour, saved.end_hour) if saved.enabled else (0, 0)
+
+
 def deferral(session: Session, order: Order, shop: Shop, now: datetime | None = None) -> tuple[datetime | None, str]:
     """When the message may go (None: now) and the customer's zone it was judged in."""
     address = session.get(DeliveryAddress, order.id)
     zone = zone_for(
         address.country_code if address else None, address.province_code if address else None, shop.timezone
     )
-    return release_time(now or utcnow(), zone, get_settings().quiet_hours), zone.key
+    return release_time(now or utcnow(), zone, hours_for(shop)), zone.key

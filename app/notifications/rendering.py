@@ -17,14 +17,15 @@ from sqlalchemy.orm import Session
 from app.config import get_settings
 from app.db import utcnow
 from app.fulfilments.models import Shipment
-from app.notifications import custom
+from app.notifications import branding, custom
 from app.notifications.models import Notification
 from app.orders.models import Customer, Order
 from app.shops.models import Shop
-from app.status import tokens
-from app.templating import format_date, format_money, http_url, normalise_locale, render, translator
+from app.status import carrier_links, journey, tokens
+from app.templating import format_date, format_money, normalise_locale, render, translator
 
 _WHITESPACE = re.compile(r"\s+")
+
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ def stage_facts(facts: dict[str, Any] | None, locale: str, currency: str) -> dic
             "reason": str(facts.get("reason") or ""),
             "estimate": {"start": start if start != end else "", "end": end} if end else None,
             "tracking_number": str(facts.get("tracking_number") or ""),
+            "action": str(facts.get("action") or "") if facts.get("action") in journey.ACTIONS else "",
         },
         "resolution": {
             "status": str(facts.get("status") or "submitted"),
@@ -79,6 +81,12 @@ def stage_facts(facts: dict[str, Any] | None, locale: str, currency: str) -> dic
             "note": str(facts.get("note") or ""),
         },
     }
+
+
+def brand_context(shop: Shop) -> dict[str, Any]:
+    """How the shop's messages look (app.notifications.branding): its name, logo and colour."""
+    look = branding.look(shop)
+    return {"shop_name": look.name, "brand": {"colour": look.colour, "logo_url": look.logo_url}}
 
 
 def email_context(
@@ -97,7 +105,7 @@ def email_context(
         "stage": stage,
         "locale": locale,
         "t": translator(locale),
-        "shop_name": shop.name or shop.domain,
+        **brand_context(shop),
         "order_name": order.name,
         "customer_name": (customer.first_name or "").strip() if customer else "",
         "lines": [
@@ -106,9 +114,12 @@ def email_context(
         ],
         "total": format_money(order.total_price, order.currency, locale),
         "status_url": tokens.status_url(order),
+        "contact_url": tokens.status_url(order) + "/contact",
         "unsubscribe_url": unsubscribe_url(order),
         "shipments": [
-            {"carrier": s.carrier or "", "tracking_number": s.tracking_number, "tracking_url": http_url(s.tracking_url)}
+            {"carrier": s.carrier or "", "tracking_number": s.tracking_number,
+             # The carrier's page in the customer's language where it has one.
+             "tracking_url": carrier_links.link(s.carrier, s.tracking_number, s.tracking_url, locale)}
             for s in shipments_for(session, order)
         ],
     }
@@ -154,11 +165,13 @@ def build_message(
 ) -> EmailMessage:
     settings = get_settings()
     sender_address = parseaddr(settings.mail_from)[1]
+    look = branding.look(shop)
     message = EmailMessage()
-    message["From"] = settings.mail_from
+    # From the shop (its name, on the operator's sending domain), replies to the shop's own address.
+    message["From"] = branding.sender(shop)
     message["To"] = recipient
-    if shop.email:
-        message["Reply-To"] = shop.email
+    if look.reply_to:
+        message["Reply-To"] = look.reply_to
     message["Subject"] = rendered.subject
     message["Date"] = format_datetime(utcnow())
     # Stored once per notification: every retry carries the same id, so it reads as one message.

@@ -16,7 +16,7 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -178,6 +178,12 @@ def _schedule_one(
     reason = _skip_reason(session, order, customer)
     locale = normalise_locale(order.locale or (customer.locale if customer else None))
     message_id = message_id_for(uuid.uuid4().hex)
+    why = "quiet_hours"
+    waiting = _earlier_deferral(session, order.id, channel)
+    if waiting is not None and (due_at is None or waiting > due_at):
+        # An earlier message of this order is held until then: this one keeps its place behind it
+        # ("shipped" never before "confirmed", even when quiet hours ended in between).
+        due_at, why = waiting, "after_earlier_message"
     status = "skipped" if reason else ("deferred" if due_at else "pending")
     new_id = session.scalar(
         insert(Notification)
@@ -224,11 +230,45 @@ def _schedule_one(
             shop,
             order.id,
             "notification.deferred",
-            {**facts, "due_at": due_at.isoformat(), "time_zone": zone, "why": "quiet_hours"},
+            {**facts, "due_at": due_at.isoformat(), "time_zone": zone, "why": why},
         )
     else:
         enqueue(session, SEND_TASK, new_id)
     return session.get(Notification, new_id)
+
+
+# Statuses of a message that has not gone yet and may still go: a later one waits behind it.
+_UNSENT = ("deferred", "pending", "sending")
+# How soon a message held behind an earlier one being sent looks again.
+BEHIND_RETRY_SECONDS = 10.0
+# An earlier message still unsent after this long (its SMTP retries take about 20 minutes) is not
+# waited for any more: order is kept for messages on their way, not behind one that is stuck.
+BEHIND_AT_MOST = timedelta(minutes=30)
+
+
+def _earlier_deferral(session: Session, order_id: int, channel: str) -> datetime | None:
+    """The latest release time of this order's messages on this channel still held back."""
+    return session.scalar(
+        select(func.max(Notification.due_at)).where(
+            Notification.order_id == order_id, Notification.channel == channel, Notification.status == "deferred"
+        )
+    )
+
+
+def _earlier_unsent(session: Session, notification: Notification, now: datetime) -> Notification | None:
+    """The first earlier message of the same order and channel that has not gone yet.
+
+    Messages of one order go out in the order they were scheduled, which is the order things
+    happened to the order (confirmed, preparing, shipped, out for delivery, delivered). A deferred
+    one is always waited for (it has its time); one pending or sending only while it is recent."""
+    return session.scalar(
+        select(Notification)
+        .where(Notification.order_id == notification.order_id, Notification.channel == notification.channel,
+               Notification.id < notification.id, Notification.status.in_(_UNSENT),
+               (Notification.status == "deferred") | (Notification.updated_at > now - BEHIND_AT_MOST))
+        .order_by(Notification.id)
+        .limit(1)
+    )
 
 
 def _lock(session: Session, notification_id: int) -> Notification | None:
@@ -252,6 +292,18 @@ def claim(session: Session, notification_id: int, *, now: datetime | None = None
     interrupted = notification.status == "sending"
     if interrupted and notification.updated_at > now - SENDING_LEASE:
         return Busy(retry_in=(notification.updated_at + SENDING_LEASE - now).total_seconds() + 1)
+    earlier = _earlier_unsent(session, notification, now)
+    if earlier is not None and not interrupted:
+        if earlier.status == "deferred" and earlier.due_at is not None:
+            # Held back behind a message that waits for the customer's morning: wait with it.
+            notification.status, notification.due_at = "deferred", earlier.due_at
+            _record(session, _shop(session, notification.shop_id), notification.order_id, "notification.deferred",
+                    {"notification_id": notification.id, "stage": notification.stage, "channel": notification.channel,
+                     "due_at": earlier.due_at.isoformat(), "why": "after_earlier_message",
+                     "earlier_notification_id": earlier.id})
+            session.flush()
+            return "deferred"
+        return Busy(retry_in=BEHIND_RETRY_SECONDS)
     order = session.get(Order, notification.order_id)
     shop = _shop(session, notification.shop_id)
     if skipped := guard.skipped_uninstalled(session, shop, "notification", notification.id, order_id=order.id,
@@ -273,7 +325,7 @@ def claim(session: Session, notification_id: int, *, now: datetime | None = None
     rendered = rendering.render_notification(session, notification, order=order, shop=shop, customer=customer)
     message, text, digest = None, None, rendered.body_digest
     if sms:
-        text = channels.sms_text(shop.name or shop.domain, rendered.subject, rendering.tokens.status_url(order))
+        text = channels.sms_text(rendering.branding.look(shop).name, rendered.subject, rendering.tokens.status_url(order))
         digest = hashlib.sha256(text.encode()).hexdigest()
     else:
         message = rendering.build_message(rendered, notification=notification, order=order, shop=shop,

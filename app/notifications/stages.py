@@ -24,6 +24,9 @@ STAGES = (
 #     estimate_to      ISO date, end of that window; without it the message says that the carrier
 #                      has not given a new date yet and that we will write again
 #     tracking_number  the parcel concerned, when the order has several (optional)
+#     action           exception after a failed delivery: what the customer can do
+#                      (app.status.journey.delivery_action: collect | collect_or_rearrange |
+#                      check_address | contact_shop | rearrange)
 #     shipment_id      our shipment id (optional, for the merchant's timeline)
 #   resolution_update:
 #     resolution_id, status ("submitted" | "approved" | "denied" | "awaiting_return" |
@@ -37,6 +40,7 @@ CONTEXT_KEYS = frozenset(
         "estimate_from",
         "estimate_to",
         "tracking_number",
+        "action",
         "shipment_id",
         "resolution_id",
         "status",

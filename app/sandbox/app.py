@@ -20,7 +20,8 @@ Store (Shopify), under /sandbox/shopify:
   from the runner. Webhooks of a GraphQL mutation are sent just after its answer.
 Generic supplier (protocol A), under /sandbox/supplier: /orders..., /_control/{orders,behaviour,reset},
   /_control/orders/{id}/advance. Alert provider (Ethoca / CDRN alerts, outcomes): /sandbox/alerts,
-  see app/sandbox/alert_provider.py. Mail: GET|DELETE /sandbox/mail?to=. Outbound attempts:
+  see app/sandbox/alert_provider.py. Mail: GET|DELETE /sandbox/mail?to= (JSON), /sandbox/mail/inbox
+  (to read). Outbound attempts:
   GET /sandbox/_control/deliveries. AliExpress, CJ and carriers: see their modules.
 """
 

@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 
 from app.db import SessionDep
 from app.insights import messages
+from app.notifications import branding
 from app.status import service
 from app.status.lookup import _hit
 from app.status.pages import _HEADERS, LangQuery, _locale, _not_found, _visitor
@@ -32,7 +33,7 @@ def _page(request: Request, located, locale: str, *, sent: bool = False, error: 
           message: str = "", submission: str | None = None, status_code: int = 200) -> HTMLResponse:
     context = {
         "locale": locale, "t": translator(locale), "order_name": located.order.name,
-        "shop_name": located.shop.name or located.shop.domain, "token": service.tokens.token_for(located.order),
+        "shop_name": branding.look(located.shop).name, "token": service.tokens.token_for(located.order),
         "sent": sent, "error": error, "message": message, "max_message": MAX_MESSAGE,
         "submission": submission or uuid.uuid4().hex,
     }

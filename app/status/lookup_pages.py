@@ -23,8 +23,16 @@ router = APIRouter(prefix="/status", include_in_schema=False)
 FormText = Annotated[str, Form()]
 
 
-def _form(request: Request, locale: str, *, failed: bool, shop: str = "", status_code: int = 200) -> HTMLResponse:
-    context = {"locale": locale, "t": translator(locale), "failed": failed, "shop_hint": shop[:255]}
+def _form(request: Request, locale: str, *, failed: bool, shop: str = "", status_code: int = 200,
+          order: str = "", email: str = "", retry_after: int | None = None) -> HTMLResponse:
+    # After a wait (429) what the visitor typed comes back in the form, so they need not retype it
+    # (the page is no-store; the values are their own). A miss does not echo: every miss must be
+    # the very same page.
+    context = {
+        "locale": locale, "t": translator(locale), "failed": failed, "shop_hint": shop[:255],
+        "order_value": order.strip()[:40], "email_value": email.strip()[:320],
+        "retry_minutes": max(1, -(-retry_after // 60)) if retry_after else None,
+    }
     return page_templates().TemplateResponse(
         request, "status/lookup.html", context, status_code=status_code, headers=_HEADERS
     )
@@ -48,7 +56,8 @@ def lookup_order(
     ip, user_agent = _visitor(request)
     limited = lookup.check_limits(ip, lookup.normalise_number(order))
     if limited:
-        response = _form(request, locale, failed=False, shop=shop, status_code=429)
+        response = _form(request, locale, failed=False, shop=shop, status_code=429, order=order, email=email,
+                         retry_after=limited.retry_after)
         response.headers["Retry-After"] = str(limited.retry_after)
         return response
     found = lookup.find(session, order, email, shop_domain=shop or None)

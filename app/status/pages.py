@@ -7,11 +7,13 @@ write and commit. Unknown or tampered tokens get the same 404 whatever is wrong 
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from app.db import SessionDep
+from app.notifications import branding
 from app.notifications import service as notifications
 from app.status import service
 from app.templating import LOCALES, normalise_locale, page_templates, translator
@@ -50,9 +52,22 @@ def _locale(lang: str | None, fallback: str) -> str:
 
 
 def _not_found(request: Request, lang: str | None) -> HTMLResponse:
-    locale = _locale(lang, _accepted_locale(request))
+    return error_page(request, 404, lang)
+
+
+def is_customer_page(request: Request) -> bool:
+    path = request.url.path
+    return path == router.prefix or path.startswith(router.prefix + "/")
+
+
+def error_page(request: Request, status_code: int, lang: str | None = None) -> HTMLResponse:
+    """Every error a customer can meet under /status (a bad or old link, a malformed address, our
+    own failure) is a page in their language that leads back to the order lookup."""
+    raw = lang if lang is not None else request.query_params.get("lang")
+    locale = _locale(raw if raw and len(raw) <= 16 else None, _accepted_locale(request))
+    context = {"locale": locale, "t": translator(locale), "status": status_code}
     return page_templates().TemplateResponse(
-        request, "status/not_found.html", {"locale": locale, "t": translator(locale)}, status_code=404, headers=_HEADERS
+        request, "status/not_found.html", context, status_code=status_code, headers=_HEADERS
     )
 
 
@@ -65,7 +80,17 @@ def order_status(token: str, request: Request, session: SessionDep, lang: LangQu
     ip, user_agent = _visitor(request)
     service.record_view(session, located, ip=ip, user_agent=user_agent, locale=context["locale"], page="status")
     session.commit()
-    return page_templates().TemplateResponse(request, "status/order.html", context, headers=_HEADERS)
+    return page_templates().TemplateResponse(request, "status/order.html", context,
+                                             headers=_headers_with_logo(context["look"].logo_url))
+
+
+def _headers_with_logo(logo_url: str) -> dict[str, str]:
+    """The shop's logo is the one outside image the page may load (its origin only; no referrer)."""
+    if not logo_url:
+        return _HEADERS
+    origin = "https://" + urlsplit(logo_url).netloc
+    policy = _HEADERS["Content-Security-Policy"].replace("img-src data:", f"img-src data: {origin}")
+    return {**_HEADERS, "Content-Security-Policy": policy}
 
 
 @router.get("/{token}/unsubscribe", response_class=HTMLResponse)
@@ -79,7 +104,7 @@ def unsubscribe_form(token: str, request: Request, session: SessionDep, lang: La
         "locale": locale,
         "t": translator(locale),
         "order_name": located.order.name,
-        "shop_name": located.shop.name or located.shop.domain,
+        "shop_name": branding.look(located.shop).name,
         "token": token,
         "done": notifications.is_unsubscribed(session, located.order),
     }
@@ -100,7 +125,7 @@ def unsubscribe(token: str, request: Request, session: SessionDep, lang: LangQue
         "locale": locale,
         "t": translator(locale),
         "order_name": located.order.name,
-        "shop_name": located.shop.name or located.shop.domain,
+        "shop_name": branding.look(located.shop).name,
         "token": token,
         "done": True,
     }

@@ -5,22 +5,25 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from app.evidence import service as evidence
 from app.evidence.models import EvidenceEvent
-from app.notifications import rendering
+from app.notifications import branding, rendering
 from app.notifications import service as notifications
 from app.orders.models import DeliveryAddress, Order
 from app.redis import get_redis, key
+from app.refunds import service as refunds
 from app.resolutions.models import Resolution
 from app.shops.models import Shop
-from app.status import timeline, tokens
+from app.status import carrier_links, checkpoints, journey, timeline, tokens
 from app.templating import country_name, format_date, format_money, normalise_locale, translator
+from app.tracking import service as tracking
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +31,6 @@ VIEWED = "status_page.viewed"
 # Repeated loads by the same visitor within this window are one view: a reload loop or a bot must
 # not flood the shop's ledger (each append takes the shop's chain lock).
 VIEW_WINDOW_SECONDS = 60
-STATES = ("open", "paid", "supplier_ordered", "shipped", "delivered", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -71,43 +73,106 @@ def delivery_estimate(shipments: list, locale: str, timezone: str | None) -> dic
     return {"start": start if start != end else "", "end": end}
 
 
+# A claim the customer is still waiting on (app.resolutions statuses).
+_OPEN_REQUESTS = ("offered", "pending_review", "approved", "awaiting_return", "awaiting_customer_choice")
+
+
+def _parcels(shipments: list, rows, locale: str, timezone: str | None) -> list[dict[str, Any]]:
+    """Each parcel the customer was told about: carrier, number, link in their language, progress, scans."""
+    parcels = []
+    for shipment in shipments:
+        state = journey.derive(order_status="shipped", total=Decimal(1),
+                               parcels=[journey.Parcel(shipment.status, shipment.status_reason)])
+        carrier = (shipment.carrier or "").strip()
+        parcels.append({
+            "carrier": carrier,
+            "number": shipment.tracking_number,
+            "link": carrier_links.link(carrier, shipment.tracking_number, shipment.tracking_url, locale),
+            "state": state.delivery,
+            "action": state.action,
+            "progress": state.progress,
+            "checkpoints": checkpoints.for_shipment(rows, shipment.id, locale=locale, timezone=timezone),
+        })
+    return parcels
+
+
 def page_context(session: Session, located: Located, *, locale: str | None = None) -> dict[str, Any]:
     order, shop = located.order, located.shop
     locale = normalise_locale(locale or order.locale)
-    shipments = rendering.shipments_for(session, order)
+    look = branding.look(shop)
+    every_shipment = rendering.shipments_for(session, order)
+    # A parcel whose number is held back (invalid, or waiting for the aggregator) was never
+    # announced: the customer hears of it when it is, here as in the e-mails.
+    shipments = [s for s in every_shipment if tracking.announceable(s)]
     # Only what the timeline reads (not the personal part, digests or hashes): the page's hot path.
-    events = session.execute(
-        select(EvidenceEvent.kind, EvidenceEvent.occurred_at, EvidenceEvent.data)
+    # A scan's place is the one personal field read, for scans only.
+    rows = session.execute(
+        select(EvidenceEvent.kind, EvidenceEvent.occurred_at, EvidenceEvent.data,
+               case((EvidenceEvent.kind == checkpoints.SCAN, EvidenceEvent.personal["location"].astext), else_=None))
         .where(EvidenceEvent.shop_id == shop.id, EvidenceEvent.order_id == order.id)
         .order_by(EvidenceEvent.seq)
     ).all()
-    steps = timeline.build(events, shipments, locale=locale, timezone=shop.timezone)
-    t = translator(locale)
-    shipped = order.status in ("shipped", "delivered") or bool(shipments)
+    events = [row[:3] for row in rows]
+    refund_rows = refunds.for_order(session, shop.id, order.id)
+    refunded = sum((r.amount for r in refund_rows if r.status == "confirmed"), Decimal(0))
+    pending = sum((r.amount for r in refund_rows if r.status in refunds.PENDING), Decimal(0))
+    requests = [
+        {"id": r.id, "reason": r.reason, "status": r.status}
+        for r in session.execute(
+            select(Resolution.id, Resolution.reason, Resolution.status)
+            .where(Resolution.order_id == order.id)
+            .order_by(Resolution.id)
+        )
+    ]
+    state = journey.derive(
+        order_status=order.status,
+        total=order.total_price,
+        parcels=[journey.Parcel(s.status, s.status_reason) for s in shipments],
+        refunded=refunded,
+        refund_pending=pending,
+        open_requests=sum(1 for r in requests if r["status"] in _OPEN_REQUESTS),
+    )
+    warehouse = look.warehouse_for(locale)
+    steps = timeline.build(
+        _Row.wrap(events), shipments, locale=locale, timezone=shop.timezone, warehouse=warehouse,
+        held=[s.tracking_number for s in every_shipment if s not in shipments],
+        refunds=[(r.refunded_at or r.updated_at, format_money(r.amount, r.currency, locale))
+                 for r in refund_rows if r.status == "confirmed"],
+    )
     return {
         "locale": locale,
-        "t": t,
-        "shop_name": shop.name or shop.domain,
+        "t": translator(locale),
+        "shop_name": look.name,
+        "look": look,
         "order_name": order.name,
-        "status_key": order.status if order.status in STATES else "open",
+        "journey": state,
+        "progress_stops": journey.PROGRESS,
+        "warehouse": warehouse,
+        "refunded_text": format_money(refunded, order.currency, locale) if refunded else "",
+        "pending_text": format_money(pending, order.currency, locale) if pending else "",
         "placed_on": format_date(order.placed_at or order.created_at, locale, shop.timezone),
         "destination": masked_destination(session, order, locale),
         "lines": [{"title": line.title, "variant": line.variant_title or "", "quantity": line.quantity} for line in order.lines],
         "total": format_money(order.total_price, order.currency, locale),
         "steps": steps,
-        "show_next_shipping": not shipped and order.status != "cancelled",
-        "emails_stopped": any(event.kind == notifications.UNSUBSCRIBED for event in events),
+        "parcels": _parcels(shipments, rows, locale, shop.timezone),
+        "emails_stopped": any(event[0] == notifications.UNSUBSCRIBED for event in events),
         "token": tokens.token_for(order),
-        "estimate": delivery_estimate(shipments, locale, shop.timezone),
-        "resolutions": [
-            {"id": r.id, "reason": r.reason, "status": r.status}
-            for r in session.execute(
-                select(Resolution.id, Resolution.reason, Resolution.status)
-                .where(Resolution.order_id == order.id)
-                .order_by(Resolution.id)
-            )
-        ],
+        "estimate": delivery_estimate(shipments, locale, shop.timezone)
+        if state.delivery in ("shipped", "in_transit", "out_for_delivery") and state.state != "cancelled" else None,
+        "resolutions": requests,
     }
+
+
+@dataclass(frozen=True)
+class _Row:
+    kind: str
+    occurred_at: Any
+    data: dict[str, Any]
+
+    @classmethod
+    def wrap(cls, rows) -> list[_Row]:
+        return [cls(kind, occurred_at, data or {}) for kind, occurred_at, data in rows]
 
 
 def _first_view_in_window(order: Order, ip: str | None, user_agent: str | None) -> bool:

@@ -1,8 +1,9 @@
 """Turning an order's ledger into the few steps a customer cares about, in their language.
 
 The ledger speaks in internal event kinds (webhook snapshots, supplier calls, attempts); the
-customer sees: received, paid, sent to supplier, confirmed by supplier, shipped (with carrier and
-tracking link), delivered, cancelled, and each email we sent. Attempts, retries and failures are
+customer sees: received, paid, sent to the warehouse, being prepared there (the merchant names the
+place, "our warehouse" by default: a customer never reads "supplier"), shipped (with carrier and
+tracking number), delivered, refunds the store confirmed, cancelled, and each email we sent. Attempts, retries and failures are
 deliberately left out: they are for the merchant's timeline, not the customer's.
 """
 
@@ -14,18 +15,20 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from app.notifications.stages import STAGES
-from app.templating import format_datetime, http_url, translator
+from app.status import carrier_links
+from app.templating import format_datetime, translator
 
 # Canonical order of steps that share a timestamp (one snapshot can both create and pay an order).
 _RANK = {
     "received": 0,
     "paid": 1,
-    "supplier_placed": 2,
-    "supplier_confirmed": 3,
+    "sent_to_warehouse": 2,
+    "preparing": 3,
     "shipped": 4,
     "delivered": 5,
-    "cancelled": 6,
-    "email": 7,
+    "refunded": 6,
+    "cancelled": 7,
+    "email": 8,
 }
 
 
@@ -69,9 +72,9 @@ def _classify(kind: str, data: dict[str, Any]) -> list[tuple[str, str]]:
     if domain == "supplier_order":
         # found_existing: a retry found the order already placed at the supplier; same fact.
         if action in ("placed", "found_existing"):
-            return [("supplier_placed", "")]
+            return [("sent_to_warehouse", "")]
         if action == "confirmed":
-            return [("supplier_confirmed", "")]
+            return [("preparing", "")]
         if action == "shipped":
             return [("shipped", str(data.get("tracking_number") or ""))]
         # A supplier-side cancellation is not the customer's order being cancelled (we may
@@ -90,10 +93,16 @@ def build(
     *,
     locale: str,
     timezone: str | None = None,
+    warehouse: str = "",
+    held: Iterable[str] = (),
+    refunds: Iterable[tuple[datetime, str]] = (),
 ) -> list[Step]:
+    """held: tracking numbers not announced yet (their shipping is not a step until they are);
+    refunds: (when, amount as text) of refunds the store confirmed."""
     t = translator(locale)
+    warehouse = warehouse or t("wording.warehouse")
     shipments = list(shipments)
-    tracked = {s.tracking_number for s in shipments}
+    tracked = {s.tracking_number for s in shipments} | set(held)
     seen: set[tuple[str, str]] = set()
     steps: list[Step] = []
 
@@ -114,10 +123,10 @@ def build(
                 label_key = f"step.email.{stage}" if stage in STAGES else "step.email.other"
                 add("email", event.occurred_at, t(label_key))
             else:
-                add(key, event.occurred_at, t(f"step.{key}"))
+                add(key, event.occurred_at, t(f"step.{key}", warehouse=warehouse))
     for shipment in shipments:
         carrier = (shipment.carrier or "").strip()
-        link = http_url(shipment.tracking_url)
+        link = carrier_links.link(carrier, shipment.tracking_number, shipment.tracking_url, locale)
         add(
             "shipped",
             shipment.shipped_at or shipment.created_at,
@@ -126,5 +135,7 @@ def build(
             link=link,
             link_label=t("status.track_parcel") if link else "",
         )
+    for at, amount in refunds:
+        add("refunded", at, t("step.refunded", amount=amount))
     steps.sort(key=lambda step: (step.at, _RANK.get(step.key, 9)))
     return steps

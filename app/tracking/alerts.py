@@ -26,6 +26,7 @@ from app.notifications.stages import STAGES
 from app.orders.models import Order
 from app.outbox.service import enqueue
 from app.shops.models import Shop
+from app.status import journey
 from app.tracking.models import ShipmentAlert
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,8 @@ def message_context(condition: str, shipment: Shipment) -> dict[str, Any]:
     """Non-personal facts for the customer's message: why, and the honest new estimate."""
     context: dict[str, Any] = {"reason": _MESSAGE_REASONS.get(condition, condition),
                                "tracking_number": shipment.tracking_number, "shipment_id": shipment.id}
+    if condition == "delivery_failed":  # what the customer can do: collect it, rearrange, …
+        context["action"] = journey.delivery_action(shipment.status, shipment.status_reason)
     if CONDITIONS.get(condition) == "delayed" and shipment.expected_by is not None:
         context["estimate_from"] = (shipment.expected_from or shipment.expected_by).date().isoformat()
         context["estimate_to"] = shipment.expected_by.date().isoformat()

@@ -58,6 +58,13 @@ def not_found_page(request: Request, what: str = "page", object_id: int | str | 
                   status_code=404)
 
 
+def _customer_error(request: Request, status_code: int) -> Response | None:
+    """The customer's own error page for paths under /status (app.status owns it)."""
+    from app.status import pages as status_pages
+
+    return status_pages.error_page(request, status_code) if status_pages.is_customer_page(request) else None
+
+
 def register(app: FastAPI) -> None:
     @app.exception_handler(PageUnauthorized)
     async def _unauthorized(request: Request, error: PageUnauthorized) -> Response:
@@ -71,6 +78,8 @@ def register(app: FastAPI) -> None:
     async def _http(request: Request, error: StarletteHTTPException) -> Response:
         if _is_page(request) and error.status_code == 404:
             return not_found_page(request)
+        if error.status_code in (404, 405) and (page := _customer_error(request, error.status_code)):
+            return page
         return await http_exception_handler(request, error)
 
     @app.exception_handler(RequestValidationError)
@@ -78,6 +87,8 @@ def register(app: FastAPI) -> None:
         if _is_page(request) and request.method == "GET":
             # A malformed link (a path id that is not a number, a bad filter): nothing to show.
             return render(request, "web/error.html", _shop(request), {"status": 422}, status_code=422)
+        if page := _customer_error(request, 422):  # a customer reads pages, never JSON
+            return page
         return await request_validation_exception_handler(request, error)
 
     @app.exception_handler(Exception)
@@ -86,5 +97,7 @@ def register(app: FastAPI) -> None:
         log.error("page.failed", extra={"path": request.url.path, "error": type(error).__name__})
         if _is_page(request):
             return render(request, "web/error.html", _shop(request), {"status": 500}, status_code=500)
+        if page := _customer_error(request, 500):
+            return page
         return Response('{"error":"internal","detail":"internal error"}', status_code=500,
                         media_type="application/json")

@@ -18,6 +18,7 @@ def routers() -> list[APIRouter]:
     from app.insights import pages as insights
     from app.insights import routes as insights_api
     from app.inventory import pages as inventory
+    from app.notifications import branding_pages as message_branding
     from app.notifications import pages as notifications
     from app.privacy import pages as privacy
     from app.resolutions import pages as customer_resolutions
@@ -59,6 +60,7 @@ def routers() -> list[APIRouter]:
         resolution_queue.router,
         resolution_policy.router,
         notifications.router,
+        message_branding.router,
         inventory.router,
         risk.router,
         outcomes.router,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from email.utils import formataddr
 
 import pytest
 
-from app.notifications import rendering
+from app.notifications import branding, rendering
 from app.notifications.models import Notification
 from app.orders.models import Customer
 from app.status.tokens import status_url
@@ -58,7 +59,9 @@ def test_each_stage_renders_in_each_language(db, make_shop, stage, locale):
         for part in (email.text, email.html):
             assert "1Z999AA10123456784" in part and "UPS" in part
             assert TRACK_LABEL[locale] in part
-        assert 'href="https://www.ups.com/track?tracknum=1Z999AA10123456784"' in email.html
+        # The carrier's page in the customer's language (app/status/carrier_links.py).
+        ups_locale = {"en": "en_US", "fr": "fr_FR", "es": "es_ES", "de": "de_DE"}[locale]
+        assert f'href="https://www.ups.com/track?loc={ups_locale}&amp;tracknum=1Z999AA10123456784"' in email.html
     assert len(email.body_digest) == 64
 
 
@@ -90,7 +93,8 @@ def test_message_headers(db, make_shop):
     message = rendering.build_message(email, notification=notification, order=order, shop=shop, recipient="grace@example.com")
     assert message["Message-ID"] == "<dg.abc@127.0.0.1>"
     assert message["To"] == "grace@example.com"
-    assert message["From"] == "Dropguard <orders@dropguard.local>"
+    # From the shop, not from "Dropguard" (issue 10): its name on the operator's address.
+    assert message["From"] == formataddr((branding.look(shop).name, "orders@dropguard.local"))
     assert message["Date"]
     unsubscribe = message["List-Unsubscribe"]
     assert "<mailto:orders@dropguard.local?subject=unsubscribe%20" in unsubscribe

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from email.utils import formataddr
 
 from sqlalchemy import select
 
 from app.db import get_sessionmaker, utcnow
-from app.notifications import sending, service
+from app.notifications import branding, sending, service
 from app.notifications.models import Notification
 from app.outbox.models import OutboxMessage
 from app.status.tokens import status_url
@@ -74,7 +75,7 @@ def test_send_twice_delivers_once(db, shop, smtp_catcher):
     assert message["Message-ID"] == stored.message_id
     assert message["Subject"] == stored.subject and "bestätigt" in stored.subject
     assert "mailto:" in message["List-Unsubscribe"] and "/unsubscribe>" in message["List-Unsubscribe"]
-    assert message["From"] == "Dropguard <orders@dropguard.local>" and message["Date"]
+    assert message["From"] == formataddr((branding.look(shop).name, "orders@dropguard.local")) and message["Date"]
     text, html = body_parts(message)
     assert status_url(order) in text and status_url(order) in html
     assert kinds(order.id, "notification.") == ["notification.queued", "notification.attempt", "notification.sent"]
