@@ -22,7 +22,7 @@ from app.metrics import WEBHOOKS
 from app.suppliers.signing import verify
 
 # The Shopify ingress's body reader and JSON guards, reused as they are.
-from app.webhooks.intake import Rejected, parse_json, read_body
+from app.webhooks.intake import Rejected, parse_json, read_body, require_json
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -40,6 +40,7 @@ async def alert_webhook(request: Request) -> JSONResponse:
     settings = get_settings()
     label = "alert"
     try:
+        require_json(request)
         body = await read_body(request, settings.webhook_max_bytes)
         problem = verify(body, request.headers.get("x-timestamp"), request.headers.get("x-signature"),
                          settings.alert_provider_secret)

@@ -24,6 +24,11 @@ def generic_supplier(body: bytes) -> dict[str, str]:
     return {**supplier_headers(body, secret=get_settings().supplier_api_secret), **JSON}
 
 
+def alert_provider(body: bytes) -> dict[str, str]:
+    # The alert provider signs as the generic supplier protocol does, with its own secret.
+    return {**supplier_headers(body, secret=get_settings().alert_provider_secret), **JSON}
+
+
 def cj(body: bytes) -> dict[str, str]:
     return {SIGN_HEADER: webhook_signature(body, str(get_settings().cj_open_id)), **JSON}
 
@@ -43,6 +48,7 @@ SIGNED_JSON_ROUTES = {
     "/webhooks/suppliers/cj": cj,
     "/webhooks/carriers/17track": seventeen,
     "/webhooks/carriers/aftership": after_ship,
+    "/webhooks/alerts": alert_provider,
 }
 
 

@@ -158,7 +158,7 @@ def test_depth_64_is_accepted_by_the_parse(client):
 
 
 @pytest.mark.parametrize("path", ["/webhooks/suppliers/generic", "/webhooks/suppliers/cj",
-                                  "/webhooks/carriers/17track", "/webhooks/carriers/aftership"])
+                                  "/webhooks/carriers/17track", "/webhooks/carriers/aftership", "/webhooks/alerts"])
 def test_supplier_and_carrier_routes_check_the_content_type(client, path):
     from tests.guard.signing import SIGNED_JSON_ROUTES
 
