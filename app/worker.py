@@ -25,6 +25,7 @@ TASK_MODULES = [
     "app.notifications.tasks",
     "app.resolutions.tasks",
     "app.refunds.tasks",
+    "app.disputes.tasks",
     "app.outbox.tasks",
     "app.shops.tasks",
     "app.tracking.tasks",

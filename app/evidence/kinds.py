@@ -88,7 +88,12 @@ _ALL = [
         resolution.failed resolution.skipped_shop_uninstalled
         """),
     *_kinds("resolutions", "shop", "resolution_policy.saved"),
-    *_kinds("disputes", "disputes", "dispute.opened dispute.updated"),
+    *_kinds("disputes", "disputes", """
+        dispute.opened dispute.updated dispute.fetched dispute_fetch.skipped_shop_uninstalled
+        dispute.narrative_edited dispute.submission_queued dispute.submission_attempt dispute.submission_failed
+        dispute.submitted dispute.submission_refused dispute.submission_held dispute.reminder_sent
+        dispute_submission.skipped_shop_uninstalled
+        """),
     *_kinds("refunds", "refunds", """
         refund.requested refund.issue_attempt refund.issue_failed refund.issued refund.confirmed refund.failed
         refund.recorded
