@@ -79,6 +79,7 @@ class Scan:
 @dataclass
 class Pack:
     dispute: Dispute
+    chain: str  # the shop's ledger chain (its domain)
     order: Order | None
     family: str
     elements: list[Element]
@@ -507,5 +508,6 @@ def build(session: Session, dispute: Dispute, *, shop: Shop | None = None) -> Pa
                      _messages_element(ledger, required=False), _claims_element(ledger, required=False)]
     elements.append(_refunds_element(refund_rows, ledger, dispute, order))
     refunded = sum((r.amount for r in refund_rows if r.status == "confirmed"), Decimal(0))
-    return Pack(dispute=dispute, order=order, family=family, elements=elements, refunded=refunded,
+    chain = (shop or session.get(Shop, dispute.shop_id)).domain
+    return Pack(dispute=dispute, chain=chain, order=order, family=family, elements=elements, refunded=refunded,
                 events=ledger.by_id, scans=scans)

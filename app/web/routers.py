@@ -12,6 +12,7 @@ def routers() -> list[APIRouter]:
     from app import ops
     from app.api import routes as api
     from app.dashboard import pages as dashboard
+    from app.disputes import api as disputes_api
     from app.insights import inbound_routes as inbound_mail
     from app.insights import pages as insights
     from app.insights import routes as insights_api
@@ -43,6 +44,7 @@ def routers() -> list[APIRouter]:
         carrier_webhooks.router,
         api.router,
         insights_api.router,
+        disputes_api.router,
         inbound_mail.router,
         shop_auth.router,
         # Merchant pages (embedded in the store admin).
