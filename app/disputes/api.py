@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
 from app.db import SessionDep
-from app.disputes import document, narrative, packs, views
+from app.disputes import document, export, narrative, packs, views
 from app.errors import NotFound
 from app.shops.auth import CurrentShop
 
@@ -43,4 +43,13 @@ def evidence_pdf(shop: CurrentShop, session: SessionDep, dispute_id: DisputeId) 
     rendered = document.render(session, pack, narrative.current(pack))
     name = f"dispute-{pack.dispute.external_id}.pdf"
     return Response(rendered.data, media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/{dispute_id}/evidence-export.json")
+def evidence_export(shop: CurrentShop, session: SessionDep, dispute_id: DisputeId) -> Response:
+    """The pack's cited events with their hashes and links: `dropguard ledger verify-pack FILE` checks it offline."""
+    pack = _pack(session, shop, dispute_id)
+    name = f"dispute-{pack.dispute.external_id}-evidence.json"
+    return Response(export.build(session, pack.chain, pack.cited), media_type="application/json",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

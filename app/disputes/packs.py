@@ -86,6 +86,8 @@ class Pack:
     refunded: Decimal
     events: dict[int, EvidenceEvent]
     scans: list[Scan]
+    # The store's own records of this dispute (reason, amount, deadline), cited by the summary.
+    dispute_event_ids: list[int] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -100,7 +102,7 @@ class Pack:
 
     @property
     def cited(self) -> list[EvidenceEvent]:
-        ids = {i for e in self.elements for i in e.cites}
+        ids = {i for e in self.elements for i in e.cites} | set(self.dispute_event_ids)
         return sorted((self.events[i] for i in ids if i in self.events), key=lambda e: e.seq)
 
 
@@ -510,4 +512,6 @@ def build(session: Session, dispute: Dispute, *, shop: Shop | None = None) -> Pa
     refunded = sum((r.amount for r in refund_rows if r.status == "confirmed"), Decimal(0))
     chain = (shop or session.get(Shop, dispute.shop_id)).domain
     return Pack(dispute=dispute, chain=chain, order=order, family=family, elements=elements, refunded=refunded,
-                events=ledger.by_id, scans=scans)
+                events=ledger.by_id, scans=scans,
+                dispute_event_ids=[e.id for e in ledger.of("dispute.opened", "dispute.updated", "dispute.fetched")
+                                   if e.data.get("dispute_id") == dispute.id])
