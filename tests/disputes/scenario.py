@@ -69,3 +69,31 @@ def delivered_with_partial_refund(db, shop, client, post_webhook, *, refund: str
     payload = dispute_payload(order, reason="product_not_received", code="13.1", amount="29.80")
     assert store_webhook(post_webhook, shop, "disputes/create", payload) == "processed"
     return order, shipment, payload
+
+
+def store_order_delivered(db, shop, client) -> tuple[Order, object, dict]:
+    """An order that exists in the store emulator (so its disputes can be answered there), shipped
+    through its supplier order, with carrier scans ending in a delivery at the order's city."""
+    from app.fulfilments import service as fulfilments
+    from app.suppliers.service import plan_for_order
+    from tests.refunds.helpers import store_order
+    from tests.suppliers.helpers import hold_outbox, supplier_orders
+
+    order, store = store_order(db, shop)
+    plan_for_order(db, order)
+    hold_outbox(db)
+    db.commit()
+    (so,) = supplier_orders(order.id)
+    shipped = utcnow() - timedelta(days=9)
+    order = db.get(Order, order.id)
+    from tests.tracking.helpers import fresh_number
+
+    shipment = fulfilments.create_shipment(db, shop=shop, order=order, supplier_order_id=so.id,
+                                           tracking_number=fresh_number(), carrier="China Post", tracking_url=None,
+                                           shipped_at=shipped)
+    order.status = "shipped"
+    db.get(DeliveryAddress, order.id).city = "Chicago"
+    hold_outbox(db)
+    db.commit()
+    carrier_scans(client, shipment.tracking_number, journey(shipped, DELIVERED))
+    return order, shipment, store

@@ -20,7 +20,7 @@ from graphql import GraphQLError, GraphQLResolveInfo
 from app.db import utcnow
 from app.redis import get_redis
 from app.sandbox import delivery
-from app.sandbox.store import fulfil, orders, state, webhooks
+from app.sandbox.store import fulfil, orders, refunds, state, webhooks
 from app.sandbox.store.control import ControlError, _mutate
 
 SDL = """
@@ -248,6 +248,8 @@ def _resolve_evidence_update(info: GraphQLResolveInfo, id: str, input: dict[str,
     if input.get("submitEvidence") and not errors:
         sent.append(webhooks.webhook(shop, "disputes/update", _rest(d)))
         info.context["deliveries"].extend(sent)
+        # The shop's "hang_next" behaviour holds this answer back too (a lost answer, for crash tests).
+        info.context["hold_seconds"] = refunds.take_hang(shop["domain"])
     return {"disputeEvidence": None if errors else _evidence_view(d), "userErrors": list(errors)}
 
 
