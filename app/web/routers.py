@@ -13,6 +13,7 @@ def routers() -> list[APIRouter]:
     from app.api import routes as api
     from app.dashboard import pages as dashboard
     from app.disputes import api as disputes_api
+    from app.disputes import pages as disputes
     from app.insights import inbound_routes as inbound_mail
     from app.insights import pages as insights
     from app.insights import routes as insights_api
@@ -60,6 +61,7 @@ def routers() -> list[APIRouter]:
         notifications.router,
         inventory.router,
         risk.router,
+        disputes.router,
         insights.router,
         # The customer's pages (status, claims).
         status_lookup.router,
