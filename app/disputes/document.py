@@ -86,6 +86,41 @@ class _Document(FPDF):
         self.set_font("Helvetica", "", size)
         self.multi_cell(0, 5, plain(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
+    def fit(self, text: str, width: float) -> str:
+        """The text cut (with "...") to one line of `width` mm in the current font."""
+        text = plain(text).replace("\n", " ")
+        if self.get_string_width(text) <= width - 1.5:
+            return text
+        low, high = 0, len(text)
+        while low < high:
+            middle = (low + high + 1) // 2
+            if self.get_string_width(text[:middle] + "...") <= width - 1.5:
+                low = middle
+            else:
+                high = middle - 1
+        return text[:low] + "..."
+
+    def grid(self, header: tuple[str, ...], rows: list[tuple[str, ...]], widths: tuple[float, ...],
+             size: int = 9, height: float = 4.6) -> None:
+        """A ruled table of one-line cells, drawn directly (fpdf2's table() wraps every cell, which
+        costs seconds for a few hundred rows): long rows are long lists, not long cells."""
+        def head() -> None:
+            self.set_font("Helvetica", "B", size)
+            for width, title in zip(widths, header, strict=True):
+                self.cell(width, height + 0.6, self.fit(title, width), border="B")
+            self.ln(height + 0.6)
+            self.set_font("Helvetica", "", size)
+
+        head()
+        for values in rows:
+            if self.get_y() + height > self.page_break_trigger:
+                self.add_page()
+                head()
+            for width, value in zip(widths, values, strict=True):
+                self.cell(width, height, self.fit(value, width), border="B")
+            self.ln(height)
+        self.ln(3)
+
     def table_rows(self, header: tuple[str, ...], rows: list[tuple[str, ...]], widths: tuple[int, ...] | None = None,
                    size: int = _BODY) -> None:
         self.set_font("Helvetica", "", size)
@@ -135,8 +170,8 @@ def _timeline(pdf: _Document, pack: Pack) -> None:
         known = kinds.get(event.kind)
         rows.append((when(event.occurred_at), event.kind.replace("_", " ").replace(".", ": "),
                      known.stage if known else "", str(event.seq)))
-    pdf.table_rows(("Time", "Record", "Stage", "Ledger #"), rows or [("-", "no record cited", "", "")],
-                   widths=(40, 90, 26, 22), size=9)
+    pdf.grid(("Time", "Record", "Stage", "Ledger #"), rows or [("-", "no record cited", "", "")],
+             widths=(40, 90, 26, 22))
 
 
 def _scans(pdf: _Document, pack: Pack) -> None:
@@ -144,7 +179,7 @@ def _scans(pdf: _Document, pack: Pack) -> None:
         return
     pdf.heading("Carrier scans")
     rows = [(when(s.time), s.place or "place not given", s.description or s.status or "") for s in pack.scans]
-    pdf.table_rows(("Time", "Place", "Carrier's words"), rows, widths=(40, 50, 88), size=9)
+    pdf.grid(("Time", "Place", "Carrier's words"), rows, widths=(40, 50, 88))
 
 
 def _element_table(pdf: _Document, pack: Pack, key: str, title: str, header: tuple[str, ...],
@@ -155,7 +190,7 @@ def _element_table(pdf: _Document, pack: Pack, key: str, title: str, header: tup
     pdf.heading(title)
     pdf.para(element.summary)
     if element.rows:
-        pdf.table_rows(header, element.rows, widths=widths, size=9)
+        pdf.grid(header, element.rows, widths=widths)
 
 
 def _photos(pdf: _Document, pack: Pack) -> None:
@@ -194,16 +229,33 @@ def _proof(pdf: _Document, session: Session, pack: Pack) -> None:
              f"'{pack.chain}'). Each event's digest is SHA-256 of its RFC 8785 canonical content; its hash "
              f"links that digest to the previous event's hash. Chain check of all {report.checked} records: "
              f"{verdict}. The verifiable export of this pack lets anyone recompute these values offline.", size=9)
-    rows = []
+    pdf.set_font("Helvetica", "B", 8)
+    for width, title in ((12, "#"), (50, "Record"), (100, "Digest, then hash (SHA-256)"), (16, "Check")):
+        pdf.cell(width, 5, title, border="B")
+    pdf.ln(5)
+    line = 3.2
     for event in pack.cited:
         digest_ok = c.content_digest(chain=event.chain, kind=event.kind, source=event.source, order_id=event.order_id,
                                      occurred_at=event.occurred_at, data=event.data,
                                      personal_digest=event.personal_digest, version=event.hash_version) == event.digest
         link_ok = c.link_hash(prev_hash=event.prev_hash, seq=event.seq, recorded_at=event.recorded_at,
                               digest=event.digest, version=event.hash_version) == event.hash
-        rows.append((str(event.seq), event.kind, f"{event.digest}\n{event.hash}",
-                     "ok" if digest_ok and link_ok else "MISMATCH"))
-    pdf.table_rows(("#", "Record", "Digest / hash (SHA-256)", "Check"), rows, widths=(12, 48, 100, 18), size=7)
+        if pdf.get_y() + 2 * line > pdf.page_break_trigger:
+            pdf.add_page()
+        x, y = pdf.get_x(), pdf.get_y()
+        pdf.set_font("Helvetica", "", 8)
+        pdf.cell(12, line, str(event.seq))
+        pdf.cell(50, line, pdf.fit(event.kind, 50))
+        pdf.set_font("Courier", "", 6.5)
+        pdf.cell(100, line, event.digest)
+        pdf.set_font("Helvetica", "", 8)
+        pdf.cell(16, line, "ok" if digest_ok and link_ok else "MISMATCH")
+        pdf.set_xy(x + 62, y + line)
+        pdf.set_font("Courier", "", 6.5)
+        pdf.cell(100, line, event.hash)
+        pdf.set_xy(x, y + 2 * line)
+        pdf.line(x, y + 2 * line, x + 178, y + 2 * line)
+    pdf.set_font("Helvetica", "", _BODY)
 
 
 def render(session: Session, pack: Pack, narrative_text: str) -> Rendered:

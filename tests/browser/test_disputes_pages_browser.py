@@ -58,8 +58,12 @@ def test_disputes_pages_fit_phone_and_desktop(live_server, db, shop, client, pos
         tab = context.new_page()
         outside: list[str] = []
         tab.route("https://cdn.shopify.com/**", lambda route: route.abort())
-        tab.on("request", lambda request: None if request.url.startswith(
-            (live_server, "https://cdn.shopify.com", "data:")) else outside.append(request.url))
+
+        def watch(request, seen=outside) -> None:
+            if not request.url.startswith((live_server, "https://cdn.shopify.com", "data:")):
+                seen.append(request.url)
+
+        tab.on("request", watch)
         try:
             for name, path in pages.items():
                 tab.goto(f"{live_server}{path}?id_token={session_token(shop.domain)}&shop={shop.domain}")
