@@ -210,6 +210,22 @@ def shops_rotate_keys() -> None:
     typer.echo(f"re-encrypted the tokens of {count} shops")
 
 
+@ledger_cli.command("verify-pack")
+def ledger_verify_pack(
+    file: Annotated[typer.FileBinaryRead, typer.Argument(help="A dispute's evidence export (evidence-export.json)")],
+) -> None:
+    """Check a dispute's evidence export offline (no database): every cited event's digest and every
+    link between them; exit 1 naming the first problem."""
+    from app.disputes.export import verify
+
+    verdict = verify(file.read())
+    if not verdict.ok:
+        typer.echo(f"REFUSED: {verdict.reason}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"OK: {verdict.events} events and {verdict.links} links verified, chain records "
+               f"{verdict.first_seq} to {verdict.last_seq}")
+
+
 @ledger_cli.command("verify")
 def ledger_verify(
     shop: Annotated[str | None, typer.Option("--shop", help="Only this shop's chain (its domain)")] = None,

@@ -249,6 +249,13 @@ class Settings(BaseSettings):
     risk_publish_cards: bool = Field(
         default=True, description="write Dropguard's level and reasons into the order's risk card in the store"
     )
+    dispute_auto_submit_days: Annotated[int, Field(ge=0, le=30)] = Field(
+        default=0, description="submit a complete evidence pack by itself this many days before the deadline (0: "
+                               "only when the merchant clicks Submit; an incomplete pack is never sent by itself)"
+    )
+    dispute_reminder_days: Annotated[int, Field(ge=1, le=30)] = Field(
+        default=5, description="days before an unanswered dispute's deadline when the merchant is reminded"
+    )
 
     # Pre-dispute alerts (issue 14 §7: app/alerts): an alert provider relaying Ethoca / Verifi
     # CDRN alerts. Unset URL means the sandbox emulator under public_base when sandbox is on.

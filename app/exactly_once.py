@@ -48,6 +48,8 @@ INVENTORY_PUBLISH = 71010
 ALERT_OUTCOME = 71011
 # One e-mail to a merchant (ratio warnings, daily chain-head digests: app/alerts/merchant_mail.py).
 MERCHANT_MAIL = 71012
+# Submitting a dispute's evidence to the store (app/disputes/submission.py).
+DISPUTE_EVIDENCE = 71013
 
 _TRY = text("SELECT pg_try_advisory_lock(:namespace, CAST(:object_id % 2147483648 AS integer))")
 _UNLOCK = text("SELECT pg_advisory_unlock(:namespace, CAST(:object_id % 2147483648 AS integer))")

@@ -18,6 +18,8 @@ ROUTES = {
     "resolutions.": "store",
     # Our refunds at the store (refundCreate) and the reads that confirm them.
     "refunds.": "store",
+    # Disputes: the store's dispute record and our evidence submission (Admin API).
+    "disputes.": "store",
     "outbox.": "maintenance",
     # Webhook subscriptions and the history import talk to the store's Admin API.
     "shops.": "store",

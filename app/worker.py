@@ -25,6 +25,7 @@ TASK_MODULES = [
     "app.notifications.tasks",
     "app.resolutions.tasks",
     "app.refunds.tasks",
+    "app.disputes.tasks",
     "app.outbox.tasks",
     "app.shops.tasks",
     "app.tracking.tasks",
@@ -82,6 +83,9 @@ def create_celery() -> Celery:
             "privacy-housekeeping": {"task": "privacy.housekeeping", "schedule": 60.0},
             # Our refunds the store accepted with a pending transaction: read again until settled.
             "refunds-reconcile-issued": {"task": "refunds.reconcile_issued", "schedule": 300.0},
+            # Disputes: complete packs sent N days before the deadline (if set), merchants reminded.
+            "disputes-auto-submit": {"task": "disputes.auto_submit_due", "schedule": 900.0},
+            "disputes-remind": {"task": "disputes.remind_due", "schedule": 3600.0},
             # New outcome facts and the history counts live risk scores read; models retrained daily.
             "risk-refresh-all": {"task": "risk.refresh_all", "schedule": 1800.0},
             "risk-train-all": {"task": "risk.train_all", "schedule": 24 * 3600.0},

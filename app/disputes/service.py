@@ -1,4 +1,5 @@
-"""Disputes as the store reports them; for now what privacy needs: which orders are under dispute."""
+"""Disputes as the store reports them (disputes/create|update), the GraphQL read that completes
+them (network reason code, type), their status history and outcome."""
 
 from __future__ import annotations
 
@@ -15,12 +16,15 @@ from app.errors import AppError
 from app.evidence import service as evidence
 from app.insights.refresh import order_changed
 from app.orders.models import Order
+from app.outbox.service import enqueue
 from app.shops.models import Shop
 from app.webhooks.models import WebhookDelivery
 
 # Shopify's dispute statuses (REST lower case); PREVENTED came with GraphQL in 2026.
 OPEN_STATUSES = frozenset({"needs_response", "under_review"})
 CLOSED_STATUSES = frozenset({"charge_refunded", "accepted", "won", "lost", "prevented"})
+KINDS = frozenset({"chargeback", "inquiry"})
+FETCH_TASK = "disputes.fetch"
 
 
 class BadDisputePayload(AppError):
@@ -37,6 +41,22 @@ def _time(value: Any, field: str) -> datetime | None:
     if moment.tzinfo is None:
         raise BadDisputePayload(f"{field} has no time zone")
     return moment
+
+
+def _offset_minutes(moment: datetime | None) -> int | None:
+    offset = moment.utcoffset() if moment else None
+    return int(offset.total_seconds() // 60) if offset is not None else None
+
+
+def add_status(dispute: Dispute, status: str, at: datetime, source: str) -> None:
+    """One more step of the status history (a repeat of the current status adds nothing)."""
+    history = list(dispute.status_history or [])
+    if history and history[-1]["status"] == status:
+        return
+    history.append({"status": status, "at": at.isoformat(), "source": source})
+    dispute.status_history = history
+    if status in CLOSED_STATUSES:
+        dispute.outcome = status
 
 
 def _amount(value: Any) -> Decimal | None:
@@ -79,12 +99,21 @@ def upsert(
     # An update delivered late must not reopen a dispute the bank already decided.
     if previous not in CLOSED_STATUSES:
         dispute.status = status
+        add_status(dispute, status, utcnow(), "webhook")
+    kind = str(payload.get("type") or "").strip().lower()
+    if kind in KINDS:
+        dispute.kind = kind
+    if payload.get("network_reason_code"):
+        dispute.network_reason_code = str(payload["network_reason_code"]).strip()[:16]
     dispute.reason = (str(payload["reason"])[:64] if payload.get("reason") else None) or dispute.reason
     dispute.amount = _amount(payload.get("amount")) if payload.get("amount") is not None else dispute.amount
     dispute.currency = (str(payload.get("currency") or "")[:3] or None) or dispute.currency
-    dispute.evidence_due_by = (
-        _time(payload.get("evidence_due_by"), "evidence_due_by") or dispute.evidence_due_by
-    )
+    due = _time(payload.get("evidence_due_by"), "evidence_due_by")
+    if due is not None:
+        # The webhook's timestamp is the real cut-off (GraphQL gives only the day).
+        dispute.evidence_due_by, dispute.evidence_due_offset = due, _offset_minutes(due)
+        dispute.evidence_due_day_only = False
+    dispute.evidence_sent_on = _time(payload.get("evidence_sent_on"), "evidence_sent_on") or dispute.evidence_sent_on
     dispute.opened_at = _time(payload.get("initiated_at"), "initiated_at") or dispute.opened_at or utcnow()
     if dispute.status in CLOSED_STATUSES and dispute.closed_at is None:
         dispute.closed_at = _time(payload.get("finalized_on"), "finalized_on") or utcnow()
@@ -101,15 +130,19 @@ def upsert(
             "external_id": external_id,
             "status": dispute.status,
             "previous_status": previous,
-            "type": payload.get("type"),
+            "type": dispute.kind,
             "reason": dispute.reason,
-            "network_reason_code": payload.get("network_reason_code"),
+            "network_reason_code": dispute.network_reason_code,
             "amount": dispute.amount,
             "currency": dispute.currency,
-            "evidence_due_by": dispute.evidence_due_by,
+            "evidence_due_by": payload.get("evidence_due_by") or None,
+            "outcome": dispute.outcome,
         },
         webhook_delivery_id=delivery_id,
     )
+    if previous is None:
+        # The webhook lacks what GraphQL's dispute(id:) has (the network code may be missing).
+        enqueue(session, FETCH_TASK, dispute.id)
     order_changed(session, dispute.order_id)  # dispute rates by supplier, product, lane
     return dispute
 

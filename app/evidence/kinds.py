@@ -89,7 +89,12 @@ _ALL = [
         resolution.skipped_shop_uninstalled
         """),
     *_kinds("resolutions", "shop", "resolution_policy.saved"),
-    *_kinds("disputes", "disputes", "dispute.opened dispute.updated"),
+    *_kinds("disputes", "disputes", """
+        dispute.opened dispute.updated dispute.fetched dispute_fetch.skipped_shop_uninstalled
+        dispute.narrative_edited dispute.submission_queued dispute.submission_attempt dispute.submission_failed
+        dispute.submitted dispute.submission_refused dispute.submission_held dispute.reminder_sent
+        dispute_submission.skipped_shop_uninstalled
+        """),
     # Pre-dispute alerts (app/alerts): intake, the refund-or-fight decision, the outcome report.
     *_kinds("alerts", "disputes", """
         alert.received alert.decided alert.refund_requested alert.refund_settled alert.outcome_attempt

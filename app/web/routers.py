@@ -14,6 +14,8 @@ def routers() -> list[APIRouter]:
     from app.alerts import routes as alert_webhooks
     from app.api import routes as api
     from app.dashboard import pages as dashboard
+    from app.disputes import api as disputes_api
+    from app.disputes import pages as disputes
     from app.insights import inbound_routes as inbound_mail
     from app.insights import pages as insights
     from app.insights import routes as insights_api
@@ -47,6 +49,7 @@ def routers() -> list[APIRouter]:
         alert_webhooks.router,
         api.router,
         insights_api.router,
+        disputes_api.router,
         inbound_mail.router,
         shop_auth.router,
         # Merchant pages (embedded in the store admin).
@@ -64,6 +67,7 @@ def routers() -> list[APIRouter]:
         inventory.router,
         risk.router,
         outcomes.router,
+        disputes.router,
         insights.router,
         # The customer's pages (status, claims).
         status_lookup.router,

@@ -144,4 +144,5 @@ def order_view(document: dict[str, Any]) -> dict[str, Any]:
         "order": document["order"],
         "fulfillments": document["order"]["fulfillments"],
         "fulfillment_orders": document["fulfillment_orders"],
+        "disputes": document.get("disputes") or [],
     }

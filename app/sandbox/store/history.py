@@ -11,9 +11,7 @@ from typing import Any
 from graphql import GraphQLError
 
 from app.db import utcnow
-from app.sandbox import delivery
-from app.sandbox.store import orders, state, webhooks
-from app.sandbox.store.control import _mutate
+from app.sandbox.store import orders, state
 
 # created_at:>=2025-11-26T00:00:00Z, updated_at:<'2026-01-01' ... joined by spaces (AND).
 _TERM = re.compile(r"^(created_at|updated_at|processed_at):(>=|<=|>|<)?'?([^']+)'?$")
@@ -89,20 +87,3 @@ def order_fields(document: dict[str, Any]) -> dict[str, Any]:
         "disputes": disputes,
     }
 
-
-def dispute(order_id: int, kind: str, status: str, reason: str) -> tuple[dict, list[delivery.Delivery]]:
-    dispute_id = next(state.next_ids(1))
-    created: dict[str, Any] = {}
-
-    def change(document: dict[str, Any]) -> None:
-        order = document["order"]
-        now = orders.timestamp(utcnow())
-        created.update(
-            id=dispute_id, order_id=order["id"], type=kind, amount=order["total_price"], currency=order["currency"],
-            reason=reason, network_reason_code="13.1", status=status, evidence_due_by=None,
-            evidence_sent_on=None, finalized_on=None, initiated_at=now,
-        )
-        document.setdefault("disputes", []).append(created)
-
-    document, shop = _mutate(order_id, change)
-    return document, [webhooks.webhook(shop, "disputes/create", created)]

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 from app.sandbox.store import (
     control,
     cost,
+    disputes,
     graphql_api,
     history,
     refund_records,
@@ -82,6 +83,14 @@ class DisputeIn(BaseModel):
     type: str = Field(default="chargeback", pattern=r"^(chargeback|inquiry)$")
     status: str = Field(default="needs_response", pattern="^(" + "|".join(history.DISPUTE_STATUSES) + ")$")
     reason: str = Field(default="product_not_received", pattern=r"^[a-z_]{1,64}$")
+    network_reason_code: str | None = Field(default=None, pattern=r"^[A-Z0-9.]{1,8}$")
+    amount: str | None = Field(default=None, pattern=r"^\d{1,10}(\.\d{1,2})?$")
+    # Days from now to the evidence deadline (default: the network's usual window at Shopify).
+    due_in_days: int | None = Field(default=None, ge=-30, le=60)
+
+
+class DecideIn(BaseModel):
+    status: str = Field(pattern="^(" + "|".join(disputes.DECISIONS) + ")$")
 
 
 class ThrottleIn(BaseModel):
@@ -228,7 +237,27 @@ async def control_dispute(request: Request, order_id: int) -> JSONResponse:
     body = await _parse(request, DisputeIn)
     if isinstance(body, JSONResponse):
         return body
-    return await _answer(history.dispute, order_id, body.type, body.status, body.reason, status=201)
+    return await _answer(disputes.open_dispute, order_id, body.type, body.status, body.reason,
+                         network_reason_code=body.network_reason_code, amount=body.amount,
+                         due_in_days=body.due_in_days, status=201)
+
+
+@router.post("/_control/disputes/{dispute_id}/decide")
+async def control_decide_dispute(request: Request, dispute_id: int) -> JSONResponse:
+    """The bank's decision (won, lost) or the merchant's acceptance: disputes/update."""
+    body = await _parse(request, DecideIn)
+    if isinstance(body, JSONResponse):
+        return body
+    return await _answer(disputes.decide, dispute_id, body.status)
+
+
+@router.get("/_control/disputes/{dispute_id}")
+async def control_view_dispute(dispute_id: int) -> JSONResponse:
+    """One dispute as the store holds it, with how many disputeEvidenceUpdate calls it received."""
+    try:
+        return JSONResponse(await run_in_threadpool(disputes.control_view, dispute_id))
+    except control.ControlError as error:
+        return _error(error.status, error.message)
 
 
 @router.get("/_control/fulfillments")

@@ -13,6 +13,7 @@ from graphql import GraphQLError, GraphQLResolveInfo, build_schema
 from graphql.execution.values import get_directive_values
 
 from app.sandbox.store import (
+    disputes,
     events,
     fulfil,
     history,
@@ -24,7 +25,7 @@ from app.sandbox.store import (
 )
 from app.sandbox.store.sdl import SDL
 
-SCHEMA = build_schema(SDL + inventory_schema.SDL + refunds.SDL + risk_assessments.SDL)
+SCHEMA = build_schema(SDL + disputes.SDL + inventory_schema.SDL + refunds.SDL + risk_assessments.SDL)
 MAX_PAGE = 250
 FULFILLMENT_STATUS = {None: "UNFULFILLED", "partial": "PARTIALLY_FULFILLED", "fulfilled": "FULFILLED",
                       "restocked": "RESTOCKED"}
@@ -263,6 +264,7 @@ ROOT = {
     "fulfillmentCreate": _resolve_fulfillment_create,
     "fulfillmentTrackingInfoUpdate": _resolve_tracking_update,
     "fulfillmentEventCreate": _resolve_event_create,
+    **disputes.ROOT,
     **inventory_schema.ROOT,
     **refunds.ROOT,
     **risk_assessments.ROOT,
