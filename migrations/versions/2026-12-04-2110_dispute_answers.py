@@ -1,7 +1,7 @@
 """disputes: type, network reason code, deadline offset, status history, outcome, narrative, submission
 
 Revision ID: 9b3e5d7a1c42
-Revises: 4d1f7a2c9e35
+Revises: 7a3c5e9b1d24
 Create Date: 2026-12-04 21:00:00
 """
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "9b3e5d7a1c42"
-down_revision: str | None = "4d1f7a2c9e35"
+down_revision: str | None = "7a3c5e9b1d24"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
