@@ -17,6 +17,7 @@ from app.sandbox.store import (
     fulfil,
     history,
     inventory_schema,
+    order_update,
     refunds,
     risk_assessments,
     state,
@@ -24,7 +25,7 @@ from app.sandbox.store import (
 )
 from app.sandbox.store.sdl import SDL
 
-SCHEMA = build_schema(SDL + inventory_schema.SDL + refunds.SDL + risk_assessments.SDL)
+SCHEMA = build_schema(SDL + inventory_schema.SDL + refunds.SDL + risk_assessments.SDL + order_update.SDL)
 MAX_PAGE = 250
 FULFILLMENT_STATUS = {None: "UNFULFILLED", "partial": "PARTIALLY_FULFILLED", "fulfilled": "FULFILLED",
                       "restocked": "RESTOCKED"}
@@ -154,6 +155,9 @@ def _order(document: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+order_view = _order  # orderUpdate's payload shows the order as a query does
+
+
 def _shop(info: GraphQLResolveInfo) -> dict[str, Any]:
     return info.context["shop"]
 
@@ -266,4 +270,5 @@ ROOT = {
     **inventory_schema.ROOT,
     **refunds.ROOT,
     **risk_assessments.ROOT,
+    **order_update.ROOT,
 }
