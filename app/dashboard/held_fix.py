@@ -113,8 +113,7 @@ def fix_address(shop_id: int, order_id: int, form: dict[str, str]) -> Outcome:
         if errors or not checked.ok:
             return Outcome(False, errors=errors or {"address1": "; ".join(checked.problems)},
                            message="Fix the fields marked below.")
-        before = current_values(session, order)
-        variables = _store_input(order, checked, candidate)
+        variables = {"input": _store_input(order, checked, candidate)}
         session.expunge_all()
     try:
         with AdminClient.for_shop(shop) as client:
@@ -132,8 +131,11 @@ def fix_address(shop_id: int, order_id: int, form: dict[str, str]) -> Outcome:
     except AdminError as failure:
         return Outcome(False, message=f"The store refused the change ({failure.message}); nothing was changed.")
     with session_scope() as session:
+        # Locked, and read again under the lock: a second submission of the same edit finds it
+        # already applied and records nothing more.
         order = session.get(Order, order_id, with_for_update={"key_share": True})
         shop = session.get(Shop, shop_id)
+        before = current_values(session, order)
         stored = session.get(DeliveryAddress, order_id)
         if stored is None:
             stored = DeliveryAddress(order_id=order_id, shop_id=shop_id)
