@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pycountry
+from markupsafe import Markup, escape
 from sqlalchemy import ColumnElement, Select, and_, exists, func, literal_column, select, text, tuple_, union
 from sqlalchemy.orm import Session
 
@@ -314,6 +315,20 @@ def carriers(session: Session, shop: Shop, *, most: int = 50) -> list[str]:
 @cache
 def countries() -> list[tuple[str, str]]:
     return sorted(((c.alpha_2, c.name) for c in pycountry.countries), key=lambda pair: pair[1])
+
+
+@cache
+def _country_options() -> str:
+    return "".join(f'<option value="{code}">{escape(name)}</option>' for code, name in countries())
+
+
+def country_options(chosen: str) -> Markup:
+    """The country select's ~250 options, built once (a template loop over them was the list
+    page's largest rendering cost); only the chosen one is marked per request."""
+    options = _country_options()
+    if chosen:
+        options = options.replace(f'value="{chosen}">', f'value="{chosen}" selected>', 1)
+    return Markup(options)  # noqa: S704 - codes are ISO letters, names escaped above
 
 
 def related(session: Session, shop: Shop, orders: list[Order]) -> dict[str, dict[int, Any]]:

@@ -48,7 +48,7 @@ def orders_page(request: Request, session: SessionDep, shop: MerchantShop) -> HT
         "held": orders_list.held_ids(session, shop, page.orders),
         "problems": [_problem_text(t, p) for p in problems],
         "statuses": orders_list.STATUSES, "sorts": list(orders_list.SORTS), "suppliers": suppliers,
-        "carriers": orders_list.carriers(session, shop), "countries": orders_list.countries(),
+        "carriers": orders_list.carriers(session, shop), "country_options": orders_list.country_options(query.country),
         "flag_filters": [(f, _label(t, f.label_key, f.key)) for f in order_filters.order_filters()],
         "label": lambda key: _label(t, key, key), "link": lambda **change: _list_link(request, query, **change),
         "history": history.import_progress(session, shop.id),
