@@ -15,7 +15,13 @@ from fastapi import APIRouter, Form, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
-from app.dashboard import held_fix, order_page, orders_list, service
+from app.dashboard import (
+    held_fix,
+    order_cards,  # noqa: F401 - registers the order page's claims card
+    order_page,
+    orders_list,
+    service,
+)
 from app.dashboard.page_text import TEXT
 from app.db import SessionDep
 from app.evidence import service as evidence
@@ -31,6 +37,7 @@ from app.web.phrases import localised
 from app.web.rendering import render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
+
 nav.register("orders", "Orders", "/admin/orders", order=10, prefixes=("/admin/orders",))
 
 
@@ -102,6 +109,7 @@ def _order_page(request: Request, session, shop, order: Order, *, token: str | N
         "payment_keys": {k for k in ("payment.paid", "payment.pending", "payment.authorized", "payment.refunded",
                                      "payment.partially_refunded", "payment.partially_paid", "payment.voided")},
         "refund_keys": {f"refund.status.{s}" for s in ("requested", "issued", "confirmed", "failed")},
+        "has_phrase": TEXT.has,
     }
     return render(request, "dashboard/order.html", shop, context, token=token, status_code=status_code)
 

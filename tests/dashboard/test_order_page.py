@@ -117,3 +117,19 @@ def test_every_catalogue_kind_has_a_label_in_each_language():
         labels = kind_labels(locale)
         assert {kind.label_key for kind in KINDS.values()} - set(labels) == set(), locale
         assert all(label and "_" not in label for label in labels.values()), locale
+
+
+def test_claims_card_in_the_merchants_words(db, pages, auth_headers, shop):
+    from decimal import Decimal
+
+    from app.resolutions.models import Resolution
+
+    order = paid_order(db, shop, number=6500)
+    db.add(Resolution(shop_id=shop.id, order_id=order.id, reason="damaged", status="pending_review", locale="en",
+                      policy_version="v1", policy_digest="d", remedy="partial_refund", amount=Decimal("12.00"),
+                      currency="USD"))
+    db.commit()
+    html = pages.get(f"/admin/orders/{order.id}", headers=auth_headers(shop.domain)).text
+    card = re.search(r'<section class="card padded" id="claims">(.*?)</section>', html, re.S).group(1)
+    assert "Damaged" in card and "Waiting for you" in card and "Partial refund · $12.00" in card
+    assert "pending_review" not in card.replace('data-claim="pending_review"', "")
