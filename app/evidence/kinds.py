@@ -47,6 +47,8 @@ _ALL = [
     *_kinds("orders", "order", "order.snapshot_applied order.snapshot_stale order.imported order.address_normalised",
             visible="order.snapshot_applied order.imported"),
     *_kinds("suppliers", "order", " ".join(f"order.flagged.{flag} order.flag_resolved.{flag}" for flag in ORDER_FLAGS)),
+    # The merchant's fix of a held order on the order page (app/dashboard/held_fix.py).
+    *_kinds("dashboard", "order", "order.address_updated order.hold_overridden"),
     *_kinds("suppliers", "supplier", """
         supplier_order.planned supplier_order.requested supplier_order.queued supplier_order.attempt
         supplier_order.call_failed supplier_order.placed supplier_order.found_existing supplier_order.failed

@@ -207,3 +207,43 @@ def chains(session: Session) -> list[str]:
     """Every chain with events or a head: a chain whose events were all deleted still has its head."""
     names = union(select(EvidenceEvent.chain), select(LedgerHead.chain)).subquery()
     return list(session.scalars(select(names.c.chain).order_by(names.c.chain)))
+
+
+@dataclass
+class OrderChainReport:
+    """The chain check of one order's events: each recomputed (content digest, link hash), each
+    linked to the event truly before it in the shop's chain, and none past the chain's head."""
+
+    chain: str
+    checked: int
+    head_seq: int | None
+    problems: list[tuple[int, str]]  # (seq, what is wrong)
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems and self.head_seq is not None
+
+
+def verify_order(session: Session, chain: str, events: list[EvidenceEvent]) -> OrderChainReport:
+    """Check one order's events where they sit in the shop's chain, without reading the whole
+    chain: one query for the events just before them (their hashes are what each must link to)."""
+    head = session.execute(select(LedgerHead.seq).where(LedgerHead.chain == chain)).scalar_one_or_none()
+    before_seqs = [event.seq - 1 for event in events if event.seq > 1]
+    previous = dict(session.execute(
+        select(EvidenceEvent.seq, EvidenceEvent.hash)
+        .where(EvidenceEvent.chain == chain, EvidenceEvent.seq.in_(before_seqs))
+    ).all()) if before_seqs else {}
+    previous[0] = c.GENESIS_HASH
+    problems = []
+    for event in events:
+        expected = previous.get(event.seq - 1)
+        if expected is None:
+            problems.append((event.seq, f"the event before it (seq {event.seq - 1}) is missing from the chain"))
+            continue
+        if problem := _problem(event, event.seq, expected):
+            problems.append((event.seq, problem))
+        elif head is not None and event.seq > head:
+            problems.append((event.seq, f"it is past the chain's head (seq {head})"))
+    if head is None and events:
+        problems.append((events[-1].seq, "the chain has no head in ledger_heads"))
+    return OrderChainReport(chain=chain, checked=len(events), head_seq=head, problems=problems)

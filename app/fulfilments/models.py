@@ -15,6 +15,8 @@ class Shipment(TimestampMixin, Base):
     __table_args__ = (
         UniqueConstraint("supplier_order_id", "tracking_number"),
         Index("ix_shipments_tracking_number", "tracking_number"),
+        # The orders list's carrier choices and filter.
+        Index("ix_shipments_shop_carrier", "shop_id", "carrier"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

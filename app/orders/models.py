@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, Numeric, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Numeric, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, TimestampMixin
@@ -13,7 +13,13 @@ class Customer(TimestampMixin, Base):
     """Personal data lives here and in DeliveryAddress, never on the order itself."""
 
     __tablename__ = "customers"
-    __table_args__ = (UniqueConstraint("shop_id", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("shop_id", "external_id"),
+        # The orders list's search by any part of the name or e-mail (app/dashboard/orders_list.py).
+        Index("ix_customers_search", text(
+            "lower((((COALESCE(first_name, ''::character varying)::text || ' '::text) || COALESCE(last_name, ''::character varying)::text) || ' '::text) || COALESCE(email, ''::character varying)::text)"),
+            postgresql_using="gin", postgresql_ops={"lower": "gin_trgm_ops"}),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), index=True)
@@ -34,6 +40,9 @@ class Order(TimestampMixin, Base):
         Index("ix_orders_shop_id_name", "shop_id", "name"),
         # The customer's status lookup knows the order number but not the shop.
         Index("ix_orders_name", "name"),
+        # The merchant's orders list: one shop's orders by date or total, a page at a time (keyset).
+        Index("ix_orders_shop_created", "shop_id", "created_at", "id"),
+        Index("ix_orders_shop_total", "shop_id", "total_price", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

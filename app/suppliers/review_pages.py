@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
+from app.dashboard import held_fix
 from app.db import SessionDep
 from app.orders.models import Order
 from app.shops.models import Shop
@@ -49,6 +50,16 @@ def release(session: SessionDep, post: MerchantPost, flag_id: FlagId) -> Redirec
     flag = _flag(session, post.shop, flag_id)
     if flag.kind not in RELEASABLE:
         return _done(post.shop, post.token, "This order cannot be released from here.")
+    if flag.kind == "address":
+        # The order page's fix path: the address is checked again (corrected in the store admin, it
+        # came back with orders/updated); still wrong, the merchant edits it on the order page.
+        order = session.get(Order, flag.order_id)
+        outcome = held_fix.order_now(session, post.shop, order)
+        session.commit()
+        if not outcome.ok:
+            return redirect_back(f"/admin/orders/{order.id}", post.shop, post.token, fragment="fix",
+                                 notice=outcome.message)
+        return _done(post.shop, post.token, outcome.message)
     planned = ordering.release(session, session.get(Order, flag.order_id), by="merchant")
     session.commit()
     still = [f.kind for f in ordering.open_flags(session, flag.order_id) if f.kind in RELEASABLE]

@@ -66,6 +66,10 @@ def _address(raw: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
+# orderUpdate (order_update.py) normalises an edited address the same way.
+address = _address
+
+
 def _line(raw: dict[str, Any], line_id: int, currency: str) -> dict[str, Any]:
     quantity = int(raw.get("quantity") or 1)
     price = money(Decimal(str(raw.get("price") or "0")))

@@ -18,6 +18,7 @@ from app.sandbox.store import (
     fulfil,
     history,
     inventory_schema,
+    order_update,
     refunds,
     risk_assessments,
     state,
@@ -25,7 +26,7 @@ from app.sandbox.store import (
 )
 from app.sandbox.store.sdl import SDL
 
-SCHEMA = build_schema(SDL + disputes.SDL + inventory_schema.SDL + refunds.SDL + risk_assessments.SDL)
+SCHEMA = build_schema(SDL + disputes.SDL + inventory_schema.SDL + refunds.SDL + risk_assessments.SDL + order_update.SDL)
 MAX_PAGE = 250
 FULFILLMENT_STATUS = {None: "UNFULFILLED", "partial": "PARTIALLY_FULFILLED", "fulfilled": "FULFILLED",
                       "restocked": "RESTOCKED"}
@@ -155,6 +156,9 @@ def _order(document: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+order_view = _order  # orderUpdate's payload shows the order as a query does
+
+
 def _shop(info: GraphQLResolveInfo) -> dict[str, Any]:
     return info.context["shop"]
 
@@ -268,4 +272,5 @@ ROOT = {
     **inventory_schema.ROOT,
     **refunds.ROOT,
     **risk_assessments.ROOT,
+    **order_update.ROOT,
 }
