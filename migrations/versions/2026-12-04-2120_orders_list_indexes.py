@@ -6,7 +6,7 @@ and offers the carriers the shop's parcels went with. Without these, each was a 
 the shop's orders (or every customer / every parcel) per request (EXPLAIN in bench/dashboard.py).
 
 Revision ID: 7c2e9b4d1a60
-Revises: 4d1f7a2c9e35
+Revises: 9b3e5d7a1c42
 Create Date: 2026-12-04 21:00:00
 """
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = '7c2e9b4d1a60'
-down_revision: str | None = '4d1f7a2c9e35'
+down_revision: str | None = '9b3e5d7a1c42'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
