@@ -6,9 +6,10 @@ Evidence locks once submitted, so:
 2. The dispute's advisory lock; the attempt is recorded and committed before any call.
 3. One read of `dispute(id:)` first: evidence already submitted (an earlier attempt whose answer
    was lost, or whose worker was killed) is adopted, never sent again.
-4. `disputeEvidenceUpdate` with the text fields and `submitEvidence: true`. Files: the configured
-   API version has no way to attach a new file (facts §1.1: `uploadedFiles` exists in `unstable`
-   only), so the response goes as text; the PDF stays the merchant's download.
+4. `disputeEvidenceUpdate` with the text fields and `submitEvidence: true`. Files: only API
+   versions that take `uploadedFiles` (facts §1.1: `unstable` today) get the evidence PDF, staged
+   with `stagedUploadsCreate` (DISPUTE_FILE_UPLOAD) and attached as the RESPONSE_SUMMARY_FILE; on
+   the stable versions the response goes as text alone and the PDF stays the merchant's download.
 5. The answer is recorded: submitted, or refused with the store's user error codes
    (EVIDENCE_PAST_DUE_DATE, FILES_SIZE_EXCEEDED_LIMIT, ...) shown to the merchant.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -28,7 +30,7 @@ from sqlalchemy.orm import Session
 from app import exactly_once
 from app.config import get_settings
 from app.db import session_scope, utcnow
-from app.disputes import narrative, packs, reasons
+from app.disputes import document, narrative, packs, reasons
 from app.disputes.models import Dispute
 from app.disputes.service import OPEN_STATUSES
 from app.evidence import service as evidence
@@ -58,6 +60,19 @@ mutation DisputeEvidenceSubmit($id: ID!, $input: ShopifyPaymentsDisputeEvidenceU
   }
 }
 """
+
+
+STAGE = """
+mutation DisputeFileStage($input: [StagedUploadInput!]!) {
+  stagedUploadsCreate(input: $input) { stagedTargets { url resourceUrl parameters { name value } } userErrors { field message } }
+}
+"""
+# API versions whose ShopifyPaymentsDisputeEvidenceUpdateInput takes uploadedFiles (facts §1.1).
+FILE_UPLOAD_VERSIONS = ("unstable",)
+
+
+def attaches_files() -> bool:
+    return get_settings().shopify_api_version in FILE_UPLOAD_VERSIONS
 
 
 class SubmissionError(Exception):
@@ -128,6 +143,12 @@ class _Attempt:
     shop_domain: str
     external_id: str
     fields: dict[str, Any]
+    pdf: bytes | None = None
+
+    @property
+    def pdf_name(self) -> str:
+        # Scheme-safe: short, ASCII letters and digits only (Mastercom: at most 16 characters).
+        return f"DG{''.join(ch for ch in self.external_id if ch.isalnum())[-10:]}.pdf"
 
     @property
     def dispute_gid(self) -> str:
@@ -180,14 +201,19 @@ def _begin(session: Session, dispute_id: int) -> _Attempt | str:
     pack = packs.build(session, dispute, shop=shop)
     text = narrative.current(pack)
     fields = evidence_input(pack, text)
+    pdf = None
+    if attaches_files():
+        rendered = document.render(session, pack, text)
+        pdf = rendered.data if rendered.within_limits else None
     dispute.submission_attempts += 1
     dispute.submission_status = "submitting"
     record(session, shop, dispute, "dispute.submission_attempt",
            {"attempt": dispute.submission_attempts, "fields": sorted(fields),
-            "text_sha256": hashlib.sha256(text.encode()).hexdigest(), "complete": pack.complete},
+            "text_sha256": hashlib.sha256(text.encode()).hexdigest(), "complete": pack.complete,
+            "file_sha256": hashlib.sha256(pdf).hexdigest() if pdf else None, "file_bytes": len(pdf) if pdf else None},
            personal={"fields": fields})
     return _Attempt(dispute_id=dispute.id, number=dispute.submission_attempts, shop_id=shop.id,
-                    shop_domain=shop.domain, external_id=dispute.external_id, fields=fields)
+                    shop_domain=shop.domain, external_id=dispute.external_id, fields=fields, pdf=pdf)
 
 
 def _call(attempt: _Attempt, transport: httpx.BaseTransport | None) -> _Result:
@@ -202,9 +228,14 @@ def _call(attempt: _Attempt, transport: httpx.BaseTransport | None) -> _Result:
                 return _Result("rejected", result.calls, ["DISPUTE_EVIDENCE_NOT_FOUND"], "the store has no such dispute")
             if (node.get("disputeEvidence") or {}).get("submitted"):
                 return _Result("found", result.calls)
-            payload = client.mutate(UPDATE, {"id": attempt.evidence_gid, "input": {**attempt.fields,
-                                                                                    "submitEvidence": True}},
-                                    raise_user_errors=False)
+            fields = {**attempt.fields, "submitEvidence": True}
+            if attempt.pdf is not None:
+                source, problem = _stage(client, attempt, transport, result.calls)
+                if problem:
+                    return _Result("rejected", result.calls, ["FILE_NOT_FOUND"], problem)
+                fields["uploadedFiles"] = [{"disputeEvidenceFileType": "RESPONSE_SUMMARY_FILE",
+                                            "originalFileName": attempt.pdf_name, "originalSource": source}]
+            payload = client.mutate(UPDATE, {"id": attempt.evidence_gid, "input": fields}, raise_user_errors=False)
             errors = payload.get("userErrors") or []
             if errors:
                 return _Result("rejected", result.calls, [str(e.get("code") or "INVALID") for e in errors],
@@ -216,6 +247,32 @@ def _call(attempt: _Attempt, transport: httpx.BaseTransport | None) -> _Result:
         return _Result("temporary", result.calls, error=str(getattr(error, "message", error)))
     except (AdminError, tokens.TokenError) as error:
         return _Result("rejected", result.calls, ["INVALID"], str(getattr(error, "message", error)))
+
+
+def _stage(client: AdminClient, attempt: _Attempt, transport: httpx.BaseTransport | None,
+           calls: list[Call]) -> tuple[str | None, str | None]:
+    """Stage the PDF (stagedUploadsCreate, DISPUTE_FILE_UPLOAD) and upload its bytes; returns the
+    source to attach, or why it could not be staged."""
+    payload = client.mutate(STAGE, {"input": [{"filename": attempt.pdf_name, "mimeType": "application/pdf",
+                                               "resource": "DISPUTE_FILE_UPLOAD", "fileSize": str(len(attempt.pdf)),
+                                               "httpMethod": "PUT"}]}, raise_user_errors=False)
+    targets = payload.get("stagedTargets") or []
+    if payload.get("userErrors") or not targets:
+        return None, "; ".join(str(e.get("message")) for e in payload.get("userErrors") or []) or "no upload target"
+    target = targets[0]
+    started = time.perf_counter()
+    try:
+        with httpx.Client(transport=transport, timeout=30) as http:
+            response = http.put(target["url"], content=attempt.pdf, headers={"Content-Type": "application/pdf"})
+    except httpx.HTTPError as error:
+        calls.append(Call("PUT", "staged upload", None, int((time.perf_counter() - started) * 1000), str(error)))
+        raise AdminTemporaryError(f"the file upload failed: {error}") from None
+    calls.append(Call("PUT", "staged upload", response.status_code, int((time.perf_counter() - started) * 1000)))
+    if response.status_code >= 500:
+        raise AdminTemporaryError(f"the file upload answered {response.status_code}")
+    if response.status_code >= 400:
+        return None, f"the file upload was refused ({response.status_code})"
+    return target.get("resourceUrl") or target["url"], None
 
 
 def _finish(session: Session, attempt: _Attempt, result: _Result) -> str:

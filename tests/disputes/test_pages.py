@@ -4,9 +4,11 @@ the summary edited (and put back), the one-click submit queued once, EN and FR, 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from sqlalchemy import select
 
+from app.db import utcnow
 from app.disputes.models import Dispute
 from app.outbox.models import OutboxMessage
 from tests.disputes.helpers import hold
@@ -73,3 +75,24 @@ def test_list_detail_edit_and_submit(db, shop, make_shop, client, post_webhook):
     other = make_shop()
     assert _page(client, f"/admin/disputes/{dispute_id}", other).status_code == 404
     assert f'data-dispute="{dispute_id}"' not in _page(client, "/admin/disputes", other).text
+
+
+def test_order_page_card_and_home_attention(db, shop, client, post_webhook):
+    from app.disputes import reminders
+    from app.orders.models import Order
+    from app.web.attention import waiting
+    from app.web.panels import order_panels
+    from app.web.rendering import page_templates
+
+    order, shipment, payload = delivered_with_partial_refund(db, shop, client, post_webhook)
+    dispute_id = db.scalar(select(Dispute.id).where(Dispute.external_id == str(payload["id"])))
+    panels = {panel.key: (panel, context) for panel, context in order_panels(db, shop, db.get(Order, order.id))}
+    panel, context = panels["disputes"]
+    html = page_templates().env.get_template(panel.template).render(panel=context, locale="fr", nav_query="id_token=x")
+    assert f'data-dispute="{dispute_id}"' in html and "Litige" in html and "réponse attendue" in html
+    assert "Product not received" in html and "jours restants" in html
+    # Home asks for an answer only once the deadline is near (18 days here, reminders at 5).
+    assert reminders.count_due(db, shop) == 0
+    db.get(Dispute, dispute_id).evidence_due_by = utcnow() + timedelta(days=2)
+    db.commit()
+    assert ("disputes_due", 1) in [(item.key, count) for item, count in waiting(db, shop)]

@@ -121,3 +121,41 @@ def test_automatic_submission_holds_back_an_incomplete_pack(db, shop, client, mo
     assert submission.submit(ready.id) == "submitted"
     assert submission.submit(held.id) == "held"  # the task itself refuses a held pack
     assert store_dispute(incomplete["id"])["evidence_updates"] == 0
+
+
+def test_an_api_version_with_uploaded_files_attaches_the_evidence_pdf(db, shop, client, monkeypatch):
+    """On `unstable` the PDF is staged (DISPUTE_FILE_UPLOAD), uploaded and attached as the response
+    summary file; the stable versions' store refuses uploadedFiles, so they send text alone."""
+    monkeypatch.setattr(get_settings(), "shopify_api_version", "unstable")
+    assert submission.attaches_files()
+    order, shipment, store = store_order_delivered(db, shop, client)
+    created = store_open(shop, store["id"], reason="product_not_received", network_reason_code="13.1")
+    assert process_latest(shop, "disputes/create", 1) == "processed"
+    row = dispute_row(shop, created["id"])
+    assert _request(db, shop, row.id) == "queued"
+    assert submission.submit(row.id) == "submitted"
+    at_store = store_dispute(created["id"])
+    (attached,) = at_store["evidence"]["files"]
+    assert attached["disputeEvidenceType"] == "RESPONSE_SUMMARY_FILE" and attached["fileType"] == "application/pdf"
+    assert 2_000 < attached["fileSize"] < 1024 * 1024 and attached["originalFileName"] == f"DG{str(created['id'])[-10:]}.pdf"
+    with get_sessionmaker()() as session:
+        (attempt,) = [e for e in session.scalars(select(EvidenceEvent).where(
+            EvidenceEvent.kind == "dispute.submission_attempt")) if e.data["dispute_id"] == row.id]
+    assert attempt.data["file_bytes"] == attached["fileSize"]
+
+
+def test_a_stable_version_store_refuses_uploaded_files(db, shop):
+    """What the emulator answers a client that sends uploadedFiles on a stable version."""
+    from app.shops import tokens
+    from app.shops.admin_client import AdminClient
+
+    order, store = store_order(db, shop)
+    created = store_open(shop, store["id"], reason="general")
+    token = tokens.access_token_for(shop.id)
+    with AdminClient(shop_domain=shop.domain, access_token=token, shop_id=shop.id, retries=0) as admin:
+        payload = admin.mutate(submission.UPDATE, {
+            "id": f"gid://shopify/ShopifyPaymentsDisputeEvidence/{created['id']}",
+            "input": {"uncategorizedText": "x", "uploadedFiles": [
+                {"originalFileName": "a.pdf", "originalSource": "https://example.invalid/a"}]}},
+            raise_user_errors=False)
+    assert payload["userErrors"][0]["code"] == "INVALID" and "2026-07" in payload["userErrors"][0]["message"]

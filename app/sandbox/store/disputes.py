@@ -11,6 +11,8 @@ Every disputeEvidenceUpdate is counted per dispute, so a test can prove one subm
 
 from __future__ import annotations
 
+import json
+import uuid
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,7 +38,8 @@ enum DisputeEvidenceUpdateUserErrorCode {
 }
 type ShopifyPaymentsDisputeReasonDetails { reason: ShopifyPaymentsDisputeReason! networkReasonCode: String }
 type ShopifyPaymentsDisputeEvidence {
-  id: ID! submitted: Boolean! uncategorizedText: String accessActivityLog: String
+  id: ID! submitted: Boolean! disputeFileUploads: [ShopifyPaymentsDisputeFileUpload!]!
+  uncategorizedText: String accessActivityLog: String
   refundPolicyDisclosure: String cancellationRebuttal: String refundRefusalExplanation: String
   customerEmailAddress: String customerFirstName: String customerLastName: String
 }
@@ -45,17 +48,39 @@ type ShopifyPaymentsDispute {
   evidenceDueBy: Date evidenceSentOn: Date finalizedOn: Date initiatedAt: DateTime!
   reasonDetails: ShopifyPaymentsDisputeReasonDetails! order: Order disputeEvidence: ShopifyPaymentsDisputeEvidence!
 }
+enum ShopifyPaymentsDisputeEvidenceFileType {
+  CANCELLATION_POLICY_FILE CUSTOMER_COMMUNICATION_FILE REFUND_POLICY_FILE RESPONSE_SUMMARY_FILE
+  SERVICE_DOCUMENTATION_FILE SHIPPING_DOCUMENTATION_FILE UNCATEGORIZED_FILE
+}
+input ShopifyPaymentsUploadedDisputeFile {
+  disputeEvidenceFileType: ShopifyPaymentsDisputeEvidenceFileType originalFileName: String! originalSource: String!
+}
+type ShopifyPaymentsDisputeFileUpload {
+  id: ID! disputeEvidenceType: ShopifyPaymentsDisputeEvidenceFileType fileSize: Int! fileType: String!
+  originalFileName: String url: URL!
+}
 input ShopifyPaymentsDisputeEvidenceUpdateInput {
   uncategorizedText: String accessActivityLog: String refundPolicyDisclosure: String cancellationRebuttal: String
   cancellationPolicyDisclosure: String refundRefusalExplanation: String customerEmailAddress: String
   customerFirstName: String customerLastName: String submitEvidence: Boolean
+  uploadedFiles: [ShopifyPaymentsUploadedDisputeFile!]
 }
+enum StagedUploadTargetGenerateUploadResource { DISPUTE_FILE_UPLOAD FILE IMAGE }
+enum StagedUploadHttpMethodType { POST PUT }
+input StagedUploadInput {
+  filename: String! mimeType: String! resource: StagedUploadTargetGenerateUploadResource! fileSize: UnsignedInt64
+  httpMethod: StagedUploadHttpMethodType
+}
+type StagedUploadParameter { name: String! value: String! }
+type StagedMediaUploadTarget { url: URL resourceUrl: URL parameters: [StagedUploadParameter!]! }
+type StagedUploadsCreatePayload { stagedTargets: [StagedMediaUploadTarget!] userErrors: [UserError!]! }
 type DisputeEvidenceUpdateUserError { field: [String!] message: String! code: DisputeEvidenceUpdateUserErrorCode }
 type DisputeEvidenceUpdatePayload {
   disputeEvidence: ShopifyPaymentsDisputeEvidence userErrors: [DisputeEvidenceUpdateUserError!]!
 }
 extend type QueryRoot { dispute(id: ID!): ShopifyPaymentsDispute }
 extend type Mutation {
+  stagedUploadsCreate(input: [StagedUploadInput!]!): StagedUploadsCreatePayload
   disputeEvidenceUpdate(id: ID!, input: ShopifyPaymentsDisputeEvidenceUpdateInput!): DisputeEvidenceUpdatePayload
 }
 """
@@ -74,6 +99,11 @@ _TEXT_FIELDS = ("uncategorizedText", "accessActivityLog", "refundPolicyDisclosur
                 "customerFirstName", "customerLastName")
 # Shopify: all text fields together must stay readable; Stripe caps them at 150,000 characters.
 TEXT_LIMIT = 150_000
+# Shopify's evidence files: PDF, JPEG or PNG, each under 2 MB, all under 4 MB (facts §1.1).
+FILE_LIMIT, FILES_LIMIT = 2 * 1024 * 1024, 4 * 1024 * 1024
+FILE_TYPES = ("application/pdf", "image/jpeg", "image/png")
+# Only `unstable` takes uploadedFiles (the stable versions' page says the type is not supported).
+UPLOAD_VERSIONS = ("unstable",)
 
 
 def _network(code: str) -> str:
@@ -120,7 +150,7 @@ def open_dispute(order_id: int, kind: str, status: str, reason: str, *, network_
             currency=order["currency"], reason=reason, network_reason_code=code, status=status,
             evidence_due_by=orders.timestamp(due_by(opened, code, due_in_days)) if status == "needs_response" else None,
             evidence_sent_on=None, finalized_on=None, initiated_at=orders.timestamp(opened),
-            evidence={"submitted": False, **{name: None for name in _TEXT_FIELDS}},
+            evidence={"submitted": False, "files": [], **{name: None for name in _TEXT_FIELDS}},
         )
         document.setdefault("disputes", []).append(created)
 
@@ -180,7 +210,64 @@ def _date(stamp: str | None) -> str | None:
 
 
 def _evidence_view(d: dict[str, Any]) -> dict[str, Any]:
-    return {"id": orders.gid("ShopifyPaymentsDisputeEvidence", d["id"]), **d["evidence"]}
+    evidence = {k: v for k, v in d["evidence"].items() if k != "files"}
+    return {"id": orders.gid("ShopifyPaymentsDisputeEvidence", d["id"]), **evidence,
+            "disputeFileUploads": [dict(f) for f in d["evidence"].get("files") or []]}
+
+
+def _staged_key(token: str) -> str:
+    return state.k("staged", token)
+
+
+def _resolve_staged(info: GraphQLResolveInfo, input: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: A002
+    from app.config import get_settings
+
+    targets, errors = [], []
+    for index, item in enumerate(input):
+        if item["mimeType"] not in FILE_TYPES and item["resource"] == "DISPUTE_FILE_UPLOAD":
+            errors.append({"field": ["input", str(index), "mimeType"], "message": "Dispute files must be PDF, JPEG or PNG"})
+            continue
+        token = uuid.uuid4().hex
+        url = f"{get_settings().public_base}/sandbox/shopify/_staged/{token}"
+        get_redis().set(_staged_key(token), json.dumps({"shop": info.context["shop"]["domain"], "size": None,
+                                                        "name": item["filename"], "type": item["mimeType"]}),
+                        ex=state.ORDER_TTL)
+        targets.append({"url": url, "resourceUrl": url, "parameters": []})
+    return {"stagedTargets": targets, "userErrors": errors}
+
+
+def receive_upload(token: str, body: bytes) -> bool:
+    raw = get_redis().get(_staged_key(token))
+    if raw is None:
+        return False
+    record = json.loads(raw)
+    record["size"] = len(body)
+    get_redis().set(_staged_key(token), json.dumps(record), ex=state.ORDER_TTL)
+    return True
+
+
+def _files(info: GraphQLResolveInfo, uploaded: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict]]:
+    """The staged files uploadedFiles names, or Shopify's user errors for them."""
+    if info.context.get("api_version") not in UPLOAD_VERSIONS:
+        return [], [_error("INVALID", f"uploadedFiles is not supported in API version {info.context.get('api_version')}",
+                           ["input", "uploadedFiles"])]
+    files, total = [], 0
+    for item in uploaded:
+        token = str(item["originalSource"]).rstrip("/").rsplit("/", 1)[-1]
+        raw = get_redis().get(_staged_key(token))
+        record = json.loads(raw) if raw else None
+        if record is None or record["size"] is None or record["shop"] != info.context["shop"]["domain"]:
+            return [], [_error("FILE_NOT_FOUND", "The file upload failed, retry", ["input", "uploadedFiles"])]
+        if record["size"] > FILE_LIMIT:
+            return [], [_error("TOO_LARGE", f"{item['originalFileName']} is larger than 2 MB")]
+        total += record["size"]
+        files.append({"id": orders.gid("ShopifyPaymentsDisputeFileUpload", next(state.next_ids(1))),
+                      "disputeEvidenceType": item.get("disputeEvidenceFileType") or "UNCATEGORIZED_FILE",
+                      "fileSize": record["size"], "fileType": record["type"],
+                      "originalFileName": item["originalFileName"], "url": item["originalSource"]})
+    if total > FILES_LIMIT:
+        return [], [_error("FILES_SIZE_EXCEEDED_LIMIT", "The files together are larger than 4 MB")]
+    return files, []
 
 
 def _view(document: dict[str, Any], d: dict[str, Any]) -> dict[str, Any]:
@@ -224,6 +311,9 @@ def _resolve_evidence_update(info: GraphQLResolveInfo, id: str, input: dict[str,
     get_redis().incr(_count_key(number))
     sent: list[delivery.Delivery] = []
     errors: list[dict[str, Any]] = []
+    files, file_errors = _files(info, input["uploadedFiles"]) if input.get("uploadedFiles") else ([], [])
+    if file_errors:
+        return {"disputeEvidence": None, "userErrors": file_errors}
 
     def change(d: dict[str, Any]) -> None:
         errors.clear()
@@ -239,6 +329,7 @@ def _resolve_evidence_update(info: GraphQLResolveInfo, id: str, input: dict[str,
             errors.append(_error("TOO_LARGE", "Evidence text is too large"))
             return
         d["evidence"].update(texts)
+        d["evidence"]["files"] = [*(d["evidence"].get("files") or []), *files]
         if input.get("submitEvidence"):
             d["evidence"]["submitted"] = True
             d.update(status="under_review", evidence_sent_on=orders.timestamp(utcnow()))
@@ -253,5 +344,6 @@ def _resolve_evidence_update(info: GraphQLResolveInfo, id: str, input: dict[str,
     return {"disputeEvidence": None if errors else _evidence_view(d), "userErrors": list(errors)}
 
 
-ROOT = {"dispute": _resolve_dispute, "disputeEvidenceUpdate": _resolve_evidence_update}
+ROOT = {"dispute": _resolve_dispute, "disputeEvidenceUpdate": _resolve_evidence_update,
+        "stagedUploadsCreate": _resolve_staged}
 

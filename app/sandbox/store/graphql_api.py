@@ -34,7 +34,7 @@ def _cost_block(requested: int, actual: int | None, throttle: cost.Throttle) -> 
                      "throttleStatus": throttle.status()}}
 
 
-def run(shop_domain: str, token: str | None, payload: Any) -> Answer:
+def run(shop_domain: str, token: str | None, payload: Any, api_version: str | None = None) -> Answer:
     shop = state.get_shop(shop_domain)
     if shop is None:
         return Answer(404, {"errors": "Not Found"})
@@ -84,7 +84,8 @@ def run(shop_domain: str, token: str | None, payload: Any) -> Answer:
             "extensions": _cost_block(requested, None, throttle),
         })
 
-    context: dict[str, Any] = {"shop": shop, "deliveries": []}
+    # The version in the request's path: a few fields exist only in some (dispute file uploads).
+    context: dict[str, Any] = {"shop": shop, "deliveries": [], "api_version": api_version}
     result = execute_sync(
         SCHEMA, document, root_value=ROOT, context_value=context, variable_values=variables or {},
         operation_name=operation_name,

@@ -138,7 +138,7 @@ async def admin_graphql(request: Request, shop: str, version: str) -> JSONRespon
     except ValueError:
         return JSONResponse({"errors": "body is not valid JSON"}, status_code=400)
     token = request.headers.get("x-shopify-access-token")
-    answer = await run_in_threadpool(graphql_api.run, shop, token, payload)
+    answer = await run_in_threadpool(graphql_api.run, shop, token, payload, version)
     if answer.hold_seconds:
         # The effect is made; only its answer (and so the webhooks after it) is late.
         await asyncio.sleep(answer.hold_seconds)
@@ -230,6 +230,16 @@ async def control_behaviour(request: Request) -> JSONResponse:
         await run_in_threadpool(refunds.set_behaviour, domain, **refunds.DEFAULT_BEHAVIOUR)
     rules = body.model_dump(exclude={"shop", "reset"})
     return JSONResponse({"shop": domain, "behaviour": await run_in_threadpool(refunds.set_behaviour, domain, **rules)})
+
+
+@router.put("/_staged/{token}")
+async def staged_upload(request: Request, token: str) -> JSONResponse:
+    """Where stagedUploadsCreate's target points: the file's bytes, kept for disputeEvidenceUpdate."""
+    body = await request.body()
+    stored = await run_in_threadpool(disputes.receive_upload, token, body)
+    if not stored:
+        return _error(404, "no staged upload target with this token")
+    return JSONResponse({"stored": len(body)}, status_code=201)
 
 
 @router.post("/_control/orders/{order_id}/disputes")
