@@ -210,18 +210,26 @@ def decide(session: Session, alert_id: int) -> str:
     return alert.status
 
 
-def refund_settled(session: Session, refund_id: int) -> str:
-    """The alert's refund was confirmed by the store (report "refunded") or failed ("error")."""
+# A refund the store accepted but whose card transaction is still pending this close to the
+# provider's deadline is reported as refunded (the store has issued it): waiting for settlement
+# would let the deadline pass and the alert turn into a chargeback.
+ISSUED_IS_ENOUGH = timedelta(hours=2)
+
+
+def refund_settled(session: Session, refund_id: int, *, accept_issued: bool = False) -> str:
+    """The alert's refund was confirmed by the store (report "refunded") or failed ("error");
+    with `accept_issued`, one the store accepted is enough (the deadline is near)."""
     alert_id = session.scalar(select(PreDisputeAlert.id).where(PreDisputeAlert.refund_id == refund_id))
     if alert_id is None:
         return "missing"
     alert, _ = _lock(session, alert_id)
     refund = session.get(Refund, refund_id)
-    if alert.status != "refund_requested" or refund.status not in ("confirmed", "failed"):
+    settled = ("confirmed", "failed", "issued") if accept_issued else ("confirmed", "failed")
+    if alert.status != "refund_requested" or refund.status not in settled:
         return alert.status
     shop = session.get(Shop, alert.shop_id)
-    alert.outcome = "refunded" if refund.status == "confirmed" else "error"
-    alert.last_error = None if refund.status == "confirmed" else refund.last_error
+    alert.outcome = "error" if refund.status == "failed" else "refunded"
+    alert.last_error = refund.last_error if refund.status == "failed" else None
     alert.status = "outcome_due"
     record_event(session, shop, alert, "alert.refund_settled", {
         "refund_id": refund.id, "refund_status": refund.status, "amount": str(refund.amount),
@@ -262,3 +270,13 @@ def stalled(session: Session, *, limit: int = 200) -> tuple[list[int], list[int]
         ))
 
     return ids("received"), ids("outcome_due")
+
+
+def issued_near_deadline(session: Session, *, limit: int = 200) -> list[int]:
+    """Refunds of alerts that the store accepted, still pending, with the provider's deadline near."""
+    return list(session.scalars(
+        select(Refund.id).join(PreDisputeAlert, PreDisputeAlert.refund_id == Refund.id)
+        .where(PreDisputeAlert.status == "refund_requested", Refund.status == "issued",
+               PreDisputeAlert.outcome_due_at < utcnow() + ISSUED_IS_ENOUGH)
+        .order_by(PreDisputeAlert.outcome_due_at).limit(limit)
+    ))

@@ -47,7 +47,12 @@ def report_due() -> int:
             enqueue(session, service.DECIDE_TASK, alert_id)
         for alert_id in to_report:
             enqueue(session, service.REPORT_TASK, alert_id)
-    return len(to_decide) + len(to_report)
+    # Refunds still pending at the store when the deadline nears: issued is reported as refunded.
+    pending = 0
+    with session_scope() as session:
+        for refund_id in service.issued_near_deadline(session):
+            pending += service.refund_settled(session, refund_id, accept_issued=True) == "outcome_due"
+    return len(to_decide) + len(to_report) + pending
 
 
 @celery_app.task(name="alerts.send_merchant_mail", bind=True,

@@ -188,9 +188,11 @@ def history(session: Session, shop_id: int, *, months: int = 12, now: datetime |
     sales = _by_month(session, select(sales_month, func.count()).where(
         Order.shop_id == shop_id, placed >= since_sales, Order.financial_status.in_(PAID)).group_by(sales_month))
     # Inquiries move no money and are no chargeback: the type is in the dispute's ledger event.
-    not_inquiry = text("NOT EXISTS (SELECT 1 FROM evidence_events e WHERE e.shop_id = disputes.shop_id"
-                   " AND e.kind = 'dispute.opened' AND (e.data->>'dispute_id')::bigint = disputes.id"
-                   " AND lower(e.data->>'type') = 'inquiry')")
+    # Read through the order's events (indexed by order): a dispute naming no order we know has no
+    # type on record and counts as a chargeback.
+    not_inquiry = text("NOT EXISTS (SELECT 1 FROM evidence_events e WHERE e.order_id = disputes.order_id"
+                       " AND e.kind = 'dispute.opened' AND e.data->>'dispute_id' = disputes.id::text"
+                       " AND lower(e.data->>'type') = 'inquiry')")
     opened = func.coalesce(Dispute.opened_at, Dispute.created_at)
     dispute_month = month_of(opened)
     disputes = _by_month(session, select(

@@ -154,3 +154,26 @@ def test_money_already_back_and_unknown_orders_are_answered_without_a_refund(cli
     refunded = _decide(db, _alert_on(db, client, shop, order))
     assert (refunded.decision, refunded.outcome) == ("none", "previously_refunded")
     assert Decimal(refunded.decision_facts["refunded"]) == order.total_price
+
+
+def test_a_refund_still_pending_at_the_store_is_reported_before_the_deadline(client, db, shop):
+    order = paid_order(db, shop)
+    hold_outbox(db)
+    db.commit()
+    alert = _decide(db, _alert_on(db, client, shop, order))
+    refund = db.get(Refund, alert.refund_id)
+    refund.status, refund.external_id = "issued", "990001"
+    db.commit()
+    # Far from the deadline: wait for the store's confirmation.
+    assert refund.id not in service.issued_near_deadline(db)
+    assert service.refund_settled(db, refund.id) == "refund_requested"
+    db.get(PreDisputeAlert, alert.id).outcome_due_at = utcnow() + timedelta(minutes=90)
+    db.commit()
+    assert refund.id in service.issued_near_deadline(db)
+    assert service.refund_settled(db, refund.id, accept_issued=True) == "outcome_due"
+    hold_outbox(db)
+    db.commit()
+    db.expire_all()
+    settled = db.get(PreDisputeAlert, alert.id)
+    assert (settled.outcome, settled.status) == ("refunded", "outcome_due")
+    assert alert_kinds(alert.id)[-1] == "alert.refund_settled"
