@@ -1,4 +1,4 @@
-"""Merchant pages that span domains: recent orders and each order's evidence timeline.
+"""Merchant pages that span domains: recent orders (/admin/orders) and each order's evidence timeline.
 
 Authenticated by the Shopify session token (App Bridge ID token, `?id_token=` on navigations);
 the shop comes only from the verified token, and every query is scoped to it.
@@ -21,10 +21,10 @@ from app.web.errors import PageNotFound
 from app.web.rendering import render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
-nav.register("orders", "Orders", "/admin", order=10, prefixes=("/admin/orders",))
+nav.register("orders", "nav.orders", "/admin/orders", order=10, group="orders")
 
 
-@router.get("", response_class=HTMLResponse)
+@router.get("/orders", response_class=HTMLResponse)
 def orders_page(request: Request, session: SessionDep, shop: MerchantShop) -> HTMLResponse:
     rows = service.recent_orders(session, shop)
     context = {"rows": rows, "history": history.import_progress(session, shop.id)}

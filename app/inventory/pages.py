@@ -13,7 +13,7 @@ from app.web.auth import MerchantShop
 from app.web.rendering import render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
-nav.register("inventory", "Inventory", "/admin/inventory", order=25)
+nav.register("inventory", "nav.inventory", "/admin/inventory", order=25, group="suppliers")
 
 
 @router.get("/inventory", response_class=HTMLResponse)

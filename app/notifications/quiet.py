@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
-from app.config import get_settings
 from app.db import utcnow
 from app.orders.models import DeliveryAddress, Order
+from app.shops import settings as shop_settings
 from app.shops.models import Shop
 
 COUNTRY_ZONES = {
@@ -105,4 +105,6 @@ def deferral(session: Session, order: Order, shop: Shop, now: datetime | None = 
     zone = zone_for(
         address.country_code if address else None, address.province_code if address else None, shop.timezone
     )
-    return release_time(now or utcnow(), zone, get_settings().quiet_hours), zone.key
+    # The shop's quiet hours as Settings shows them (the deployment's until the merchant chooses).
+    quiet = shop_settings.quiet_hours(shop)
+    return (release_time(now or utcnow(), zone, quiet) if quiet else None), zone.key

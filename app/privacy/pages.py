@@ -15,7 +15,7 @@ from app.web.auth import MerchantShop
 from app.web.rendering import page_headers, render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
-nav.register("privacy", "Privacy", "/admin/privacy", order=50)
+nav.register("privacy", "nav.privacy", "/admin/privacy", order=50, group="settings")
 
 KIND_LABELS = {"customer_data_request": "Data request", "customer_redact": "Erasure"}
 

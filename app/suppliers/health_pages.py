@@ -1,6 +1,5 @@
 """Merchant page: supplier health (circuit state, held orders, SLA breaches), scoped to the
-session token's shop. It sits under Suppliers in the navigation (its path starts with
-/admin/suppliers/)."""
+session token's shop. Its own item in the Suppliers group of the navigation."""
 
 from __future__ import annotations
 
@@ -9,10 +8,12 @@ from fastapi.responses import HTMLResponse
 
 from app.db import SessionDep
 from app.suppliers import health_report
+from app.web import nav
 from app.web.auth import MerchantShop
 from app.web.rendering import render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
+nav.register("health", "nav.health", "/admin/suppliers/health", order=22, group="suppliers")
 
 CONDITION_TEXT = {"confirm": "Not confirmed in time", "ship": "Not shipped in time", "tracking": "No tracking in time"}
 CIRCUIT_TEXT = {

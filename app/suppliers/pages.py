@@ -16,7 +16,8 @@ from app.web.forms import redirect_back
 from app.web.rendering import render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
-nav.register("suppliers", "Suppliers", "/admin/suppliers", order=20, prefixes=("/admin/mapping",))
+nav.register("suppliers", "nav.suppliers", "/admin/suppliers", order=20, group="suppliers")
+nav.register("mapping", "nav.mapping", "/admin/mapping", order=21, group="suppliers")
 
 
 @router.get("/suppliers", response_class=HTMLResponse)

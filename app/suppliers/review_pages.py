@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from app.db import SessionDep
 from app.orders.models import Order
 from app.shops.models import Shop
+from app.suppliers import attention as _attention  # noqa: F401 - registers its items on Home
 from app.suppliers import ordering, overview, reconcile
 from app.suppliers.tables import OrderFlag
 from app.web import nav
@@ -21,7 +22,7 @@ from app.web.forms import redirect_back
 from app.web.rendering import render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
-nav.register("review", "Review", "/admin/review", order=15)
+nav.register("review", "nav.review", "/admin/review", order=15, group="orders")
 FlagId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 # Which flags "release" answers: the merchant fixed the cause (or approves) and orders now.
 RELEASABLE = ordering.HOLDING

@@ -7,12 +7,13 @@ from fastapi.responses import HTMLResponse
 
 from app.db import SessionDep
 from app.tracking import alerts
+from app.tracking import attention as _attention  # noqa: F401 - registers its items on Home
 from app.web import nav
 from app.web.auth import MerchantShop
 from app.web.rendering import render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
-nav.register("shipments", "Shipments", "/admin/shipments", order=30)
+nav.register("shipments", "nav.shipments", "/admin/shipments", order=30, group="orders")
 
 # What each condition means to a merchant, and what usually helps.
 CONDITION_TEXT = {

@@ -11,6 +11,7 @@ def routers() -> list[APIRouter]:
     # Imported when the app is built, not when this module is: only the web process needs them.
     from app import ops
     from app.api import routes as api
+    from app.dashboard import home
     from app.dashboard import pages as dashboard
     from app.insights import inbound_routes as inbound_mail
     from app.insights import pages as insights
@@ -46,6 +47,7 @@ def routers() -> list[APIRouter]:
         inbound_mail.router,
         shop_auth.router,
         # Merchant pages (embedded in the store admin).
+        home.router,
         dashboard.router,
         supplier_health.router,
         shop_settings.router,
