@@ -1,7 +1,8 @@
 """Home's setup guide for a new shop: five steps, each ticked from the shop's real state (never
 from the merchant clicking "done"), so the guide cannot say a shop is ready when it is not.
 
-  supplier    a supplier is connected (a row in suppliers)
+  supplier    a supplier is connected: one the merchant added or configured (the placeholder
+              "Sandbox supplier" every install creates, with no settings, does not count)
   mapping     products are mapped (a variant mapping exists and no order waits as unmapped)
   policy      the resolution policy was saved (shops.settings["resolutions"])
   messages    the customer messages were previewed (the templates page opened, or a template saved)
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select, text
 from sqlalchemy.orm import Session
 
 from app.evidence.models import EvidenceEvent
@@ -22,6 +23,8 @@ from app.suppliers.models import Supplier
 from app.suppliers.tables import OrderFlag, VariantMapping
 
 SETUP_KEY = "setup"
+# What app/shops/install.py and app/shops/service.py name the supplier every install starts with.
+PLACEHOLDER_SUPPLIER = "Sandbox supplier"
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,10 @@ def _seen(shop: Shop, what: str) -> bool:
 
 
 def steps(session: Session, shop: Shop) -> list[Step]:
-    has_supplier = session.scalar(select(exists().where(Supplier.shop_id == shop.id))) or False
+    has_supplier = session.scalar(select(exists().where(
+        Supplier.shop_id == shop.id,
+        or_(Supplier.name != PLACEHOLDER_SUPPLIER, Supplier.protocol != "generic",
+            Supplier.settings != text("'{}'::jsonb"))))) or False
     has_mapping = session.scalar(select(exists().where(VariantMapping.shop_id == shop.id))) or False
     unmapped = session.scalar(select(exists().where(
         OrderFlag.shop_id == shop.id, OrderFlag.kind == "unmapped", OrderFlag.resolved_at.is_(None)))) or False
