@@ -31,6 +31,7 @@ def suppliers_page(request: Request, session: SessionDep, shop: MerchantShop) ->
 @router.get("/mapping", response_class=HTMLResponse)
 def mapping_page(request: Request, session: SessionDep, shop: MerchantShop) -> HTMLResponse:
     context = {
+        **localised(request, shop, TEXT),
         "rows": overview.mappings(session, shop.id),
         "unmapped": overview.unmapped(session, shop.id),
         "imports": overview.imports(session, shop.id),
