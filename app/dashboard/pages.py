@@ -37,12 +37,9 @@ from app.web.phrases import localised
 from app.web.rendering import render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
+nav.register("orders", "nav.orders", "/admin/orders", order=10, group="orders")
 
-nav.register("orders", "Orders", "/admin/orders", order=10, prefixes=("/admin/orders",))
 
-
-# Home is the orders list until the home page (issue 9 §3) takes /admin.
-@router.get("", response_class=HTMLResponse)
 @router.get("/orders", response_class=HTMLResponse)
 def orders_page(request: Request, session: SessionDep, shop: MerchantShop) -> HTMLResponse:
     text = localised(request, shop, TEXT)

@@ -34,7 +34,7 @@ from app.web.rendering import render, session_query
 
 router = APIRouter(prefix="/admin/insights", include_in_schema=False)
 PATH = "/admin/insights"
-nav.register("insights", TEXT.text("en", "nav"), PATH, order=46)
+nav.register("insights", "nav.insights", PATH, order=46, group="insights")
 TABS = (("suppliers", PATH), ("refunds", f"{PATH}/refunds"), ("policy", f"{PATH}/policy"),
         ("complaints", f"{PATH}/complaints"))
 Format = Annotated[str, Query(pattern="^(html|csv)$")]

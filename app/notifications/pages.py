@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy import delete, select
 from sqlalchemy.orm.attributes import flag_modified
 
+from app.dashboard import setup
 from app.db import SessionDep
 from app.errors import Unauthorized
 from app.evidence import service as evidence
@@ -28,7 +29,7 @@ from app.web.forms import redirect_back
 from app.web.rendering import render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
-nav.register("notifications", "Notifications", "/admin/notifications", order=45)
+nav.register("notifications", "nav.notifications", "/admin/notifications", order=45, group="customers")
 Text = Annotated[str, Form(max_length=custom.MAX_BODY + 100)]
 Token = Annotated[str, Form(max_length=4096)]
 
@@ -41,6 +42,8 @@ def _pick(stage: str | None, locale: str | None) -> tuple[str, str]:
 def templates_page(request: Request, session: SessionDep, shop: MerchantShop, stage: str | None = None,
                    locale: str | None = None) -> HTMLResponse:
     stage, locale = _pick(stage, locale)
+    setup.mark_seen(session, shop, "messages")  # Home's setup guide: the messages were previewed
+    session.commit()
     overrides = {(t.stage, t.locale): t for t in session.scalars(
         select(NotificationTemplate).where(NotificationTemplate.shop_id == shop.id))}
     current = overrides.get((stage, locale))

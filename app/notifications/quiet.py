@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
-from app.config import get_settings
 from app.db import utcnow
 from app.orders.models import DeliveryAddress, Order
 from app.shops import settings as shop_settings
@@ -101,13 +100,8 @@ def release_time(now: datetime, zone: ZoneInfo, quiet: tuple[int, int]) -> datet
 
 
 def hours_for(shop: Shop) -> tuple[int, int]:
-    """The shop's quiet hours as its merchant saved them (settings page), else the operator's default.
-    Turned off, they are (0, 0): never quiet."""
-    stored = (shop.settings or {}).get("notifications") if isinstance(shop.settings, dict) else None
-    if not isinstance(stored, dict) or not isinstance(stored.get("quiet_hours"), dict):
-        return get_settings().quiet_hours
-    saved = shop_settings.load(shop).notifications.quiet_hours
-    return (saved.start_hour, saved.end_hour) if saved.enabled else (0, 0)
+    """The shop's quiet hours as Settings shows them; turned off, they are (0, 0): never quiet."""
+    return shop_settings.quiet_hours(shop) or (0, 0)
 
 
 def deferral(session: Session, order: Order, shop: Shop, now: datetime | None = None) -> tuple[datetime | None, str]:
@@ -116,4 +110,6 @@ def deferral(session: Session, order: Order, shop: Shop, now: datetime | None = 
     zone = zone_for(
         address.country_code if address else None, address.province_code if address else None, shop.timezone
     )
-    return release_time(now or utcnow(), zone, hours_for(shop)), zone.key
+    # The shop's quiet hours as Settings shows them (the deployment's until the merchant chooses).
+    quiet = shop_settings.quiet_hours(shop)
+    return (release_time(now or utcnow(), zone, quiet) if quiet else None), zone.key

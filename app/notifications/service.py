@@ -31,6 +31,7 @@ from app.notifications.stages import CONTEXT_KEYS, REPEATABLE, STAGES, base_stag
 from app.orders.models import Customer, Order
 from app.outbox.service import enqueue
 from app.shops import guard
+from app.shops import settings as shop_settings
 from app.shops.models import Shop
 from app.templating import normalise_locale
 
@@ -176,7 +177,8 @@ def _schedule_one(
     zone: str,
 ) -> Notification | None:
     reason = _skip_reason(session, order, customer)
-    locale = normalise_locale(order.locale or (customer.locale if customer else None))
+    # Their checkout language when the shop writes in it, else the shop's first (Settings).
+    locale = normalise_locale(shop_settings.customer_language(shop, order.locale or (customer.locale if customer else None)))
     message_id = message_id_for(uuid.uuid4().hex)
     why = "quiet_hours"
     waiting = _earlier_deferral(session, order.id, channel)

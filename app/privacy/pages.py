@@ -10,12 +10,14 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from app.db import SessionDep
 from app.privacy import service as privacy
+from app.privacy.page_text import TEXT
 from app.web import nav
 from app.web.auth import MerchantShop
+from app.web.phrases import localised
 from app.web.rendering import page_headers, render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
-nav.register("privacy", "Privacy", "/admin/privacy", order=50)
+nav.register("privacy", "nav.privacy", "/admin/privacy", order=50, group="settings")
 
 KIND_LABELS = {"customer_data_request": "Data request", "customer_redact": "Erasure"}
 
@@ -24,6 +26,7 @@ KIND_LABELS = {"customer_data_request": "Data request", "customer_redact": "Eras
 def privacy_page(request: Request, session: SessionDep, shop: MerchantShop) -> HTMLResponse:
     requests = privacy.requests_for_shop(session, shop)
     context = {
+        **localised(request, shop, TEXT),
         "requests": requests,
         "held": [r for r in requests if r.status == "held"],
         "kinds": KIND_LABELS,

@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 
 from app.db import SessionDep
 from app.orders.models import Order
+from app.resolutions import attention as _attention  # noqa: F401 - registers its items on Home
 from app.resolutions import policy as policies
 from app.resolutions import service, uploads
 from app.resolutions.models import Resolution
@@ -24,7 +25,7 @@ from app.web.forms import redirect_back
 from app.web.rendering import render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
-nav.register("resolutions", "Resolutions", "/admin/resolutions", order=40)
+nav.register("resolutions", "nav.resolutions", "/admin/resolutions", order=40, group="customers")
 ResolutionId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 REASON_TEXT = {
     "not_received": "Not received", "damaged": "Damaged", "not_as_described": "Not as described",

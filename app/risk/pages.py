@@ -28,7 +28,7 @@ from app.web.rendering import render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 PATH = "/admin/risk"
-nav.register("risk", TEXT.text("en", "nav"), PATH, order=47)
+nav.register("risk", "nav.risk", PATH, order=47, group="insights")
 
 def card(score: RiskScore, shop: Shop, locale: str) -> dict[str, Any]:
     """The order page's risk card in the merchant's language: the score's own reasons and the

@@ -5,16 +5,23 @@ Each section lives under its own key, the one the domain that acts on it reads:
   "notifications" languages customers are written in, quiet hours
   "supplier_sla"  confirm within hours, ship and give tracking within days (app.suppliers.sla)
   "ordering"      auto | review | manual and the risk threshold for review (app.suppliers.ordering)
+  "dashboard"     the dashboard's language when the admin does not give one (app.web.phrases)
 Keys this module does not know (other domains' own settings) are kept untouched on save.
+
+One value per setting: what the Settings page shows is what the code applies. A default that the
+deployment configures (SLAs, quiet hours; app/config.py) is the default here too, and the code
+paths that apply a setting read it through this module (`load` and the helpers at the end), never
+from shops.settings directly — tests/shops/test_one_value_per_setting.py walks every field.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy.orm import Session
 
+from app.config import get_settings
 from app.evidence import service as evidence
 from app.insights.refresh import shop_sla_changed
 from app.shops.models import Shop
@@ -45,9 +52,10 @@ class Policies(_Section):
 
 class QuietHours(_Section):
     enabled: bool = True
-    # Customer-local hours: messages due inside [start, end) wait until the end.
-    start_hour: int = Field(default=21, ge=0, le=23)
-    end_hour: int = Field(default=8, ge=0, le=23)
+    # Customer-local hours: messages due inside [start, end) wait until the end (app.notifications.quiet);
+    # the deployment's DROPGUARD_QUIET_HOURS until the merchant chooses.
+    start_hour: int = Field(default_factory=lambda: get_settings().quiet_hours[0], ge=0, le=23)
+    end_hour: int = Field(default_factory=lambda: get_settings().quiet_hours[1], ge=0, le=23)
 
 
 class Notifications(_Section):
@@ -61,9 +69,11 @@ class Notifications(_Section):
 
 
 class SupplierSla(_Section):
-    confirm_hours: float = Field(default=24, gt=0, le=720)
-    ship_days: float = Field(default=3, gt=0, le=60)
-    tracking_days: float = Field(default=5, gt=0, le=60)
+    # The deployment's defaults (DROPGUARD_SUPPLIER_SLA_*) until the merchant chooses: the values
+    # Settings shows are the ones Supplier health and the breach check apply (app.suppliers.sla).
+    confirm_hours: float = Field(default_factory=lambda: get_settings().supplier_sla_confirm_hours, gt=0, le=720)
+    ship_days: float = Field(default_factory=lambda: get_settings().supplier_sla_ship_days, gt=0, le=60)
+    tracking_days: float = Field(default_factory=lambda: get_settings().supplier_sla_tracking_days, gt=0, le=60)
 
 
 class Ordering(_Section):
@@ -71,12 +81,24 @@ class Ordering(_Section):
     policy: Literal["auto", "review", "manual"] = "auto"
     risk_threshold: float = Field(default=0.7, ge=0, le=1)
 
+    @field_validator("policy", mode="before")
+    @classmethod
+    def _ordering_name(cls, value: Any) -> Any:
+        # app.suppliers.ordering names the review policy "review_above_risk"; both are stored.
+        return "review" if value == "review_above_risk" else value
+
+
+class Dashboard(_Section):
+    # None: follow the store's own language (app.web.phrases.locale_of).
+    language: Literal["en", "fr"] | None = None
+
 
 class ShopSettings(_Section):
     policies: Policies = Field(default_factory=Policies)
     notifications: Notifications = Field(default_factory=Notifications)
     supplier_sla: SupplierSla = Field(default_factory=SupplierSla)
     ordering: Ordering = Field(default_factory=Ordering)
+    dashboard: Dashboard = Field(default_factory=Dashboard)
 
 
 _SECTIONS: dict[str, type[_Section]] = {
@@ -84,6 +106,7 @@ _SECTIONS: dict[str, type[_Section]] = {
     "notifications": Notifications,
     "supplier_sla": SupplierSla,
     "ordering": Ordering,
+    "dashboard": Dashboard,
 }
 
 
@@ -138,3 +161,19 @@ def save(session: Session, shop: Shop, new: ShopSettings) -> dict[str, dict[str,
         shop_sla_changed(session, shop.id)  # on-time rates are judged against the SLA in force
     session.flush()
     return changes
+
+
+# ---- what the code paths that apply a setting read ---------------------------------------------
+
+
+def quiet_hours(shop: Shop) -> tuple[int, int] | None:
+    """The customer-local hours messages wait through, or None when the merchant turned them off."""
+    quiet = load(shop).notifications.quiet_hours
+    return (quiet.start_hour, quiet.end_hour) if quiet.enabled else None
+
+
+def customer_language(shop: Shop, wanted: str | None) -> str:
+    """The language a customer is written in: theirs when the shop writes in it, else the shop's first."""
+    languages = load(shop).notifications.languages
+    code = (wanted or "").strip().lower().replace("_", "-").split("-")[0]
+    return code if code in languages else languages[0]

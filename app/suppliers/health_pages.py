@@ -1,6 +1,5 @@
 """Merchant page: supplier health (circuit state, held orders, SLA breaches), scoped to the
-session token's shop. It sits under Suppliers in the navigation (its path starts with
-/admin/suppliers/)."""
+session token's shop. Its own item in the Suppliers group of the navigation."""
 
 from __future__ import annotations
 
@@ -9,26 +8,26 @@ from fastapi.responses import HTMLResponse
 
 from app.db import SessionDep
 from app.suppliers import health_report
+from app.suppliers.page_text import TEXT
+from app.web import nav
 from app.web.auth import MerchantShop
+from app.web.phrases import localised
 from app.web.rendering import render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
+nav.register("health", "nav.health", "/admin/suppliers/health", order=22, group="suppliers")
 
-CONDITION_TEXT = {"confirm": "Not confirmed in time", "ship": "Not shipped in time", "tracking": "No tracking in time"}
-CIRCUIT_TEXT = {
-    "closed": ("ok", "Healthy"),
-    "open": ("bad", "Down: orders are held"),
-    "half_open": ("warn", "Recovering: trying one order"),
-}
+# A circuit state's badge tone; its words are TEXT's "circuit.<state>".
+CIRCUIT_TONES = {"closed": "ok", "open": "bad", "half_open": "warn"}
 
 
 @router.get("/suppliers/health", response_class=HTMLResponse)
 def supplier_health_page(request: Request, session: SessionDep, shop: MerchantShop) -> HTMLResponse:
     context = {
+        **localised(request, shop, TEXT),
         "rows": health_report.suppliers(session, shop),
         "breaches": health_report.breaches(session, shop),
         "events": health_report.circuit_events(session, shop),
-        "conditions": CONDITION_TEXT,
-        "circuits": CIRCUIT_TEXT,
+        "circuit_tones": CIRCUIT_TONES,
     }
     return render(request, "suppliers/health.html", shop, context)

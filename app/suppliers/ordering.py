@@ -19,6 +19,7 @@ from app.db import utcnow
 from app.orders.models import Customer, DeliveryAddress, Order, OrderLine
 from app.outbox.service import enqueue
 from app.risk import service as risk
+from app.shops import settings as shop_settings
 from app.shops.models import Shop
 from app.suppliers import address as addresses
 from app.suppliers.events import PLACE_TASK, record_event, record_order_event, reference_for
@@ -34,16 +35,10 @@ LIVE = ("pending", "placed", "confirmed", "shipped", "cancelling", "reconciling"
 
 
 def policy_of(shop: Shop) -> tuple[str, float]:
-    """(policy, threshold) from shops.settings["ordering"]; unknown values fall back to auto."""
-    own = (shop.settings or {}).get("ordering") or {}
+    """(policy, threshold) as Settings shows them (app.shops.settings; unreadable values: defaults)."""
+    chosen = shop_settings.load(shop).ordering
     # The settings page stores the review policy as "review".
-    policy = "review_above_risk" if own.get("policy") == "review" else own.get("policy")
-    policy = policy if policy in POLICIES else "auto"
-    try:
-        threshold = float(own.get("risk_threshold", 0.7))
-    except (TypeError, ValueError):
-        threshold = 0.7
-    return policy, threshold
+    return ("review_above_risk" if chosen.policy == "review" else chosen.policy), chosen.risk_threshold
 
 
 # ---- flags ---------------------------------------------------------------------------------------

@@ -10,23 +10,28 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app.db import SessionDep
 from app.suppliers import mapping, overview
+from app.suppliers.page_text import TEXT
 from app.web import nav
 from app.web.auth import MerchantPost, MerchantShop
 from app.web.forms import redirect_back
+from app.web.phrases import localised
 from app.web.rendering import render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
-nav.register("suppliers", "Suppliers", "/admin/suppliers", order=20, prefixes=("/admin/mapping",))
+nav.register("suppliers", "nav.suppliers", "/admin/suppliers", order=20, group="suppliers")
+nav.register("mapping", "nav.mapping", "/admin/mapping", order=21, group="suppliers")
 
 
 @router.get("/suppliers", response_class=HTMLResponse)
 def suppliers_page(request: Request, session: SessionDep, shop: MerchantShop) -> HTMLResponse:
-    return render(request, "suppliers/suppliers.html", shop, {"rows": overview.suppliers(session, shop.id)})
+    context = {**localised(request, shop, TEXT), "rows": overview.suppliers(session, shop.id)}
+    return render(request, "suppliers/suppliers.html", shop, context)
 
 
 @router.get("/mapping", response_class=HTMLResponse)
 def mapping_page(request: Request, session: SessionDep, shop: MerchantShop) -> HTMLResponse:
     context = {
+        **localised(request, shop, TEXT),
         "rows": overview.mappings(session, shop.id),
         "unmapped": overview.unmapped(session, shop.id),
         "imports": overview.imports(session, shop.id),

@@ -13,16 +13,19 @@ from app.dashboard import held_fix
 from app.db import SessionDep
 from app.orders.models import Order
 from app.shops.models import Shop
+from app.suppliers import attention as _attention  # noqa: F401 - registers its items on Home
 from app.suppliers import ordering, overview, reconcile
+from app.suppliers.page_text import TEXT
 from app.suppliers.tables import OrderFlag
 from app.web import nav
 from app.web.auth import MerchantPost, MerchantShop
 from app.web.errors import PageNotFound
 from app.web.forms import redirect_back
+from app.web.phrases import localised
 from app.web.rendering import render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
-nav.register("review", "Review", "/admin/review", order=15)
+nav.register("review", "nav.review", "/admin/review", order=15, group="orders")
 FlagId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 # Which flags "release" answers: the merchant fixed the cause (or approves) and orders now.
 RELEASABLE = ordering.HOLDING
@@ -30,7 +33,8 @@ RELEASABLE = ordering.HOLDING
 
 @router.get("/review", response_class=HTMLResponse)
 def review_page(request: Request, session: SessionDep, shop: MerchantShop) -> HTMLResponse:
-    context = {"rows": overview.open_flags(session, shop.id), "titles": overview.FLAG_TITLES, "releasable": RELEASABLE}
+    context = {**localised(request, shop, TEXT), "rows": overview.open_flags(session, shop.id),
+               "titles": overview.FLAG_TITLES, "releasable": RELEASABLE}
     return render(request, "suppliers/review.html", shop, context)
 
 

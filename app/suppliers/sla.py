@@ -1,7 +1,7 @@
 """Supplier SLAs: confirm within X hours, ship within Y days, tracking within Z days of placing.
 
-Per supplier (Supplier.settings["sla"]), else per shop (Shop.settings["supplier_sla"]), else the
-deployment's defaults. A beat task finds breaches; each (supplier order, condition) is recorded
+Per supplier (Supplier.settings["sla"]), else per shop (Settings, app.shops.settings, whose
+defaults are the deployment's). A beat task finds breaches; each (supplier order, condition) is recorded
 once (a unique row) with a "supplier.sla_breached" evidence event, whether the step came late or
 has not come at all. The clock is a parameter so tests (and backfills) can choose "now".
 """
@@ -16,12 +16,12 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from app.config import get_settings
 from app.db import utcnow
 from app.evidence import service as evidence
 from app.fulfilments.models import Shipment
 from app.insights.refresh import order_changed
 from app.outbox.service import enqueue
+from app.shops import settings as shop_settings
 from app.shops.models import Shop
 from app.suppliers.health_models import SupplierSlaBreach
 from app.suppliers.models import Supplier, SupplierOrder
@@ -59,18 +59,15 @@ def _number(value: Any) -> float | None:
 
 
 def policy_for(shop: Shop, supplier: Supplier) -> Sla:
-    settings = get_settings()
+    """The supplier's own SLA where it has one, else the shop's (Settings; its defaults are the
+    deployment's, app.shops.settings.SupplierSla) — the same values the Settings page shows."""
     own = (supplier.settings or {}).get("sla") or {}
-    shop_wide = (shop.settings or {}).get("supplier_sla") or {}
+    shop_wide = shop_settings.load(shop).supplier_sla
 
-    def pick(name: str, default: float) -> float:
-        return _number(own.get(name)) or _number(shop_wide.get(name)) or default
+    def pick(name: str) -> float:
+        return _number(own.get(name)) or float(getattr(shop_wide, name))
 
-    return Sla(
-        confirm_hours=pick("confirm_hours", settings.supplier_sla_confirm_hours),
-        ship_days=pick("ship_days", settings.supplier_sla_ship_days),
-        tracking_days=pick("tracking_days", settings.supplier_sla_tracking_days),
-    )
+    return Sla(confirm_hours=pick("confirm_hours"), ship_days=pick("ship_days"), tracking_days=pick("tracking_days"))
 
 
 def _observed(so: SupplierOrder, tracking_at: datetime | None) -> dict[str, datetime | None]:

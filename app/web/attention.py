@@ -5,7 +5,8 @@ count with a link, computed per request with one small query each.
     register_attention("disputes_due", "home.attention.disputes_due", "/admin/disputes?due=soon",
                        count_due_disputes, tone="critical", order=10)
 
-`count(session, shop)` returns how many things wait; items at 0 are not shown.
+`count(session, shop)` returns how many things wait; items at 0 are not shown. Each domain keeps its
+items in `app/<domain>/attention.py`, imported by its pages module (app/suppliers/attention.py…).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ Counter = Callable[[Session, Shop], int]
 @dataclass(frozen=True)
 class AttentionItem:
     key: str
-    # Phrase key in templates/i18n/admin/<locale>.json, given {count}.
+    # Phrase key in a registered Phrasebook (app/web/phrases.py), given {count}; "<key>_one" for one.
     label_key: str
     path: str
     count: Counter

@@ -12,8 +12,9 @@ from fastapi.responses import HTMLResponse
 
 from app.config import get_settings
 from app.shops.models import Shop
-from app.templating import format_datetime, format_money, page_templates
+from app.templating import page_templates
 from app.web import nav
+from app.web.phrases import counted, formatters, locale_of, phrase
 
 # Status words -> badge tone; anything else is shown neutral.
 _BADGES = {
@@ -37,26 +38,39 @@ def page_headers(shop_domain: str | None) -> dict[str, str]:
     }
 
 
-def session_query(token: str | None, shop: Shop | None) -> str:
-    """The query string that keeps a navigation inside the admin signed in (?id_token=&shop=)."""
-    return urlencode({k: v for k, v in (("id_token", token), ("shop", shop.domain if shop else None)) if v})
+def session_query(token: str | None, shop: Shop | None, locale: str | None = None) -> str:
+    """The query string that keeps a navigation inside the admin signed in (?id_token=&shop=), and
+    in the language the admin asked for (?locale=, when it did)."""
+    pairs = (("id_token", token), ("shop", shop.domain if shop else None), ("locale", locale))
+    return urlencode({k: v for k, v in pairs if v})
 
 
 def base_context(request: Request, shop: Shop | None, *, token: str | None = None) -> dict[str, Any]:
     """What every dashboard template gets. `token` is the session token the page was opened or
     posted with (a form post re-rendering its page passes the one from its hidden field)."""
+    from app.web.page_text import TEXT
+
     token = token if token is not None else request.query_params.get("id_token", "")
+    locale = locale_of(request, shop)
+    asked = request.query_params.get("locale")
+    active = nav.active_key(request.url.path)
     return {
-        "locale": "en",
+        "locale": locale,
+        "t": TEXT.translator(locale),
+        # A label another module registered (a nav item, an attention item): a phrase key.
+        "label": lambda key, **params: phrase(locale, key, **params),
+        "counted": lambda key, count: counted(locale, key, count),
         "api_key": get_settings().shopify_api_key,
         "shop": shop,
         "token": token,
-        "nav_query": session_query(token, shop),
+        "nav_query": session_query(token, shop, locale if asked else None),
         "nav": nav.items() if shop else [],
-        "active": nav.active_key(request.url.path),
+        "nav_groups": nav.groups() if shop else [],
+        "active": active,
+        "active_group": nav.group_of(active),
+        "is_home": request.url.path.rstrip("/") == nav.HOME_PATH,
         "badge": lambda status: _BADGES.get(status or "", ""),
-        "money": lambda amount, currency: format_money(amount, currency, "en"),
-        "when": lambda moment: format_datetime(moment, "en", shop.timezone if shop else None),
+        **formatters(locale, shop),
         "notice": request.query_params.get("notice", "")[:300],
     }
 

@@ -13,6 +13,7 @@ def routers() -> list[APIRouter]:
     from app.alerts import pages as outcomes
     from app.alerts import routes as alert_webhooks
     from app.api import routes as api
+    from app.dashboard import home
     from app.dashboard import pages as dashboard
     from app.disputes import api as disputes_api
     from app.disputes import pages as disputes
@@ -53,6 +54,7 @@ def routers() -> list[APIRouter]:
         inbound_mail.router,
         shop_auth.router,
         # Merchant pages (embedded in the store admin).
+        home.router,
         dashboard.router,
         supplier_health.router,
         shop_settings.router,

@@ -30,7 +30,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthW
 # Every merchant route and how this file exercises it. A new /api or /admin route fails
 # test_every_merchant_route_is_covered until a tenant-isolation case is added for it here.
 COVERED_ROUTES = {
-    ("GET", "/api/orders"), ("GET", "/admin"), ("GET", "/admin/orders/{order_id}"), ("GET", "/admin/shipments"),
+    # Home (/admin): each shop sees only its own counts, tests/dashboard/test_home_page.py.
+    ("GET", "/api/orders"), ("GET", "/admin"), ("GET", "/admin/orders"), ("GET", "/admin/orders/{order_id}"),
+    ("GET", "/admin/shipments"),
     ("GET", "/admin/settings"), ("POST", "/admin/settings"), ("GET", "/admin/privacy"),
     ("GET", "/admin/privacy/exports/{request_id}"),
     # Suppliers, product mapping and review: cases in tests/suppliers/test_supplier_pages.py.
@@ -141,7 +143,7 @@ def test_api_ignores_a_shop_named_by_the_client(client, tenants):
 def test_admin_list_shows_only_the_callers_orders(client, tenants):
     mine, theirs = tenants
     # ?shop= is only a hint for re-authentication; the verified token decides the shop.
-    response = client.get(f"/admin?id_token={mine.token}&shop={theirs.shop.domain}")
+    response = client.get(f"/admin/orders?id_token={mine.token}&shop={theirs.shop.domain}")
     assert response.status_code == 200, response.text
     ids = {int(i) for i in re.findall(r'data-order-id="(\d+)"', response.text)}
     assert ids == {mine.shared.id, mine.own.id}
@@ -188,11 +190,10 @@ def test_merchant_routes_need_a_session_token(client, tenants, path):
     assert client.get(path, headers={"Authorization": f"Basic {tenants[0].token}"}).status_code == 401
 
 
-def _settings_form(token: str, window: str) -> dict:
+def _settings_form(token: str, ship_days: str) -> dict:
     return {
-        "id_token": token, "refund_policy": "p", "return_policy": "r", "refund_window_days": "30",
-        "return_window_days": window, "languages": ["en"], "quiet_start_hour": "21", "quiet_end_hour": "8",
-        "sla_confirm_hours": "24", "sla_ship_days": "3", "sla_tracking_days": "5", "auto_order": "on",
+        "id_token": token, "languages": ["en"], "quiet_start_hour": "21", "quiet_end_hour": "8",
+        "sla_confirm_hours": "24", "sla_ship_days": ship_days, "sla_tracking_days": "5", "auto_order": "on",
         "risk_score": "70",
     }
 
@@ -207,11 +208,11 @@ def test_admin_settings_read_and_write_only_the_callers_shop(client, db, tenants
         f"/admin/settings?id_token={mine.token}&shop={theirs.shop.domain}",
         headers={"X-Shopify-Shop-Domain": theirs.shop.domain},
     )
-    assert 'name="return_window_days" value="11"' in page.text and 'value="22"' not in page.text
+    assert 'name="sla_ship_days" value="11"' in page.text and 'value="22"' not in page.text
     client.post(f"/admin/settings?shop={theirs.shop.domain}", data=_settings_form(mine.token, "12"))
     db.expire_all()
-    assert db.get(Shop, mine.shop.id).settings["policies"]["return_window_days"] == 12
-    assert db.get(Shop, theirs.shop.id).settings["policies"]["return_window_days"] == 22
+    assert db.get(Shop, mine.shop.id).settings["supplier_sla"]["ship_days"] == 12
+    assert db.get(Shop, theirs.shop.id).settings["supplier_sla"]["ship_days"] == 22
 
 
 def test_admin_privacy_lists_and_downloads_only_the_callers_exports(client, db, tenants):

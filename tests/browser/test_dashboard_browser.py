@@ -1,7 +1,8 @@
 """The embedded dashboard in headless Chromium (Debian's package, driven by Playwright).
 
 Opened the way a developer opens it in a plain tab: through the sandbox admin, which mints a
-session token and redirects to /admin; then Settings, a change saved, and the privacy page.
+session token and redirects to /admin (Home); then Settings through the Settings group's menu, a
+change saved, and the privacy page from the group's secondary menu.
 Screenshots go to test-artifacts/.
 """
 
@@ -64,27 +65,28 @@ def test_dashboard_opens_with_a_session_token_and_saves_settings(live_server, db
     shop = make_shop(name="Browser Test Store")
 
     page.goto(f"{live_server}/sandbox/shopify/{shop.domain}/admin")
-    page.wait_for_selector("h1:has-text('Orders')")
+    page.wait_for_selector("h1:has-text('Home')")
     assert "id_token=" in page.url
-    _shot(page, "orders")
+    _shot(page, "home")
 
-    page.click("nav.tabs >> text=Settings")
+    page.click("nav.tabs summary[data-group=settings]")
+    page.click("nav.tabs .menu-list >> text=Settings")
     page.wait_for_selector("h1:has-text('Settings')")
-    assert page.get_attribute("nav.tabs a.active", "href").startswith("/admin/settings")
+    assert page.get_attribute(".subnav a.active", "href").startswith("/admin/settings")
     _shot(page, "settings")
 
-    page.fill("#return_window_days", "45")
+    page.fill("#sla_ship_days", "4.5")
     page.uncheck("input[name=languages][value=de]")
     page.check("input[name=hold_above_risk]")
     page.fill("#risk_score", "85")
     page.click("button[type=submit]")
     page.wait_for_selector(".banner.success")
-    assert page.input_value("#return_window_days") == "45"
+    assert page.input_value("#sla_ship_days") == "4.5"
     _shot(page, "settings-saved")
 
     db.expire_all()
     stored = db.get(Shop, shop.id).settings
-    assert stored["policies"]["return_window_days"] == 45
+    assert stored["supplier_sla"]["ship_days"] == 4.5
     assert stored["notifications"]["languages"] == ["en", "fr", "es"]
     assert stored["ordering"] == {"policy": "review", "risk_threshold": 0.85}
     changed = db.scalars(
@@ -95,14 +97,14 @@ def test_dashboard_opens_with_a_session_token_and_saves_settings(live_server, db
     assert len(changed) == 1
 
     # An invalid value comes back with its reason and saves nothing.
-    page.fill("#return_window_days", "999")
+    page.fill("#sla_ship_days", "999")
     page.click("button[type=submit]")
     page.wait_for_selector(".banner.critical")
     _shot(page, "settings-invalid")
     db.expire_all()
-    assert db.get(Shop, shop.id).settings["policies"]["return_window_days"] == 45
+    assert db.get(Shop, shop.id).settings["supplier_sla"]["ship_days"] == 4.5
 
-    page.click("nav.tabs >> text=Privacy")
+    page.click(".subnav >> text=Privacy")
     page.wait_for_selector("h1:has-text('Privacy')")
     _shot(page, "privacy")
 
@@ -114,5 +116,5 @@ def test_an_expired_session_offers_to_reopen_from_the_admin(live_server, make_sh
     page.wait_for_selector("text=Open Dropguard from your store admin")
     _shot(page, "expired")
     page.click("text=Reopen from the store admin")
-    page.wait_for_selector("h1:has-text('Orders')")
+    page.wait_for_selector("h1:has-text('Home')")
     assert "id_token=" in page.url

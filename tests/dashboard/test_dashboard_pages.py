@@ -45,7 +45,7 @@ def test_requires_a_session_token(pages, shop):
 
 def test_lists_only_the_shops_own_orders(pages, two_shops):
     mine, my_order, _, their_order = two_shops
-    response = pages.get(f"/admin?id_token={session_token(mine.domain)}&shop={mine.domain}")
+    response = pages.get(f"/admin/orders?id_token={session_token(mine.domain)}&shop={mine.domain}")
     assert response.status_code == 200, response.text
     html = response.text
     assert my_order.name in html and their_order.name not in html
@@ -98,17 +98,17 @@ def test_uninstalled_shop_is_refused(db, pages, auth_headers, shop):
     assert pages.get("/admin", headers=auth_headers(shop.domain)).status_code == 401
 
 
-def test_opening_the_app_from_the_sandbox_admin_lands_on_the_orders(pages, two_shops):
-    mine, my_order, _, _ = two_shops
+def test_opening_the_app_from_the_sandbox_admin_lands_on_home(pages, two_shops):
+    mine, _, _, _ = two_shops
     response = pages.get(f"/sandbox/shopify/{mine.domain}/admin")  # the URL `make run` prints
     assert response.status_code == 200, response.text
     assert response.url.path == "/admin" and response.url.params["shop"] == mine.domain
-    assert my_order.name in response.text
+    assert 'id="attention"' in response.text and 'id="setup"' in response.text
 
 
 def test_orders_page_shows_only_the_shops_own_history_import(db, pages, two_shops):
     mine, _, theirs, _ = two_shops
-    response = pages.get(f"/admin?id_token={session_token(mine.domain)}")
+    response = pages.get(f"/admin/orders?id_token={session_token(mine.domain)}")
     assert 'id="history-import"' not in response.text  # nothing started: no card
     since = utcnow() - timedelta(days=30)
     db.add(HistoryImport(shop_id=mine.id, status="running", since=since, orders_total=40, orders_seen=10,
@@ -117,10 +117,10 @@ def test_orders_page_shows_only_the_shops_own_history_import(db, pages, two_shop
                          orders_imported=60, refunds=0, fulfillments=0, disputes=0, started_at=utcnow(),
                          error="the store refused the token"))
     db.commit()
-    html = pages.get(f"/admin?id_token={session_token(mine.domain)}&shop={theirs.domain}").text
+    html = pages.get(f"/admin/orders?id_token={session_token(mine.domain)}&shop={theirs.domain}").text
     card = re.search(r'<section class="card" id="history-import"(.*?)</section>', html, re.S).group(1)
     assert 'data-history-status="running"' in card and "25%" in card
     assert "10 of 40 orders" in card and "9 imported, 2 refunds, 7 fulfilments, 1 disputes" in card
     assert "Started" in card and "Finished" not in card and "refused" not in html
-    html = pages.get(f"/admin?id_token={session_token(theirs.domain)}").text
+    html = pages.get(f"/admin/orders?id_token={session_token(theirs.domain)}").text
     assert 'data-history-status="failed"' in html and "the store refused the token" in html and "75%" in html

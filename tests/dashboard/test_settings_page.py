@@ -17,17 +17,13 @@ pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthW
 
 def _form(**overrides) -> dict:
     form = {
-        "refund_policy": "Reship or refund if it does not arrive.",
-        "return_policy": "Returns within the window.",
-        "refund_window_days": "30",
-        "return_window_days": "30",
         "languages": ["en", "fr", "es", "de"],
         "quiet_hours_enabled": "on",
         "quiet_start_hour": "21",
         "quiet_end_hour": "8",
         "sla_confirm_hours": "24",
-        "sla_ship_days": "3",
-        "sla_tracking_days": "5",
+        "sla_ship_days": "5",
+        "sla_tracking_days": "7",
         "auto_order": "on",
         "risk_score": "70",
     }
@@ -56,12 +52,16 @@ def test_shows_defaults_in_the_shell_with_navigation(client, shop):
     response = client.get(f"/admin/settings?id_token={token}&shop={shop.domain}")
     assert response.status_code == 200, response.text
     html = response.text
-    assert 'class="tab active" aria-current="page" href="/admin/settings' in html
-    tabs = re.findall(r'class="tab[^"]*"[^>]*>([^<]+)</a>', html)
-    # Other pages add themselves between these (app.dashboard.nav slots).
-    assert tabs[0] == "Orders" and tabs[-2:] == ["Privacy", "Settings"]
+    # Settings is the active item of the Settings group, whose secondary menu holds Privacy too.
+    assert 'class="subtab active" aria-current="page" href="/admin/settings' in html
+    assert re.search(r'<summary class="tab active" data-group="settings">Settings', html)
+    groups = re.findall(r'data-group="([a-z]+)"', html)
+    assert groups[0] == "orders" and groups[-1] == "settings"
+    subtabs = re.findall(r'class="subtab[^"]*"[^>]*>([^<]+)</a>', html)
+    assert subtabs == ["Privacy", "Settings"]
     assert "<ui-nav-menu>" in html and "app-bridge.js" in html
-    assert 'name="return_window_days" value="30"' in html
+    # The deployment's SLA defaults, the ones Supplier health applies.
+    assert 'name="sla_ship_days" value="5"' in html and 'name="sla_tracking_days" value="7"' in html
     assert re.search(r'name="languages" value="de" checked', html)
     assert f'<input type="hidden" name="id_token" value="{token}">' in html
     assert response.headers["content-security-policy"].startswith("frame-ancestors")
@@ -77,7 +77,7 @@ def test_save_validates_stores_records_a_diff_and_keeps_other_keys(client, db, s
         "/admin/settings",
         data=_form(
             id_token=token,
-            return_window_days="45",
+            sla_tracking_days="6",
             languages=["fr", "en"],
             auto_order="on",
             hold_above_risk="on",
@@ -93,24 +93,25 @@ def test_save_validates_stores_records_a_diff_and_keeps_other_keys(client, db, s
     assert location.path == "/admin/settings" and parse_qs(location.query)["saved"] == ["1"]
     stored = _stored(db, shop)
     assert stored["resolutions"] == {"max_auto_refund": "80.00"}, "other domains' keys are kept"
-    assert stored["policies"]["return_window_days"] == 45
+    assert stored["supplier_sla"]["tracking_days"] == 6
+    assert "policies" not in stored, "a section the form does not show is not written"
     assert stored["notifications"]["languages"] == ["en", "fr"]
     assert stored["notifications"]["quiet_hours"]["enabled"] is False
     assert stored["ordering"] == {"policy": "review", "risk_threshold": 0.85}
     assert stored["supplier_sla"]["ship_days"] == 2.5
     [event] = _changes(db, shop)
-    assert event.data["changes"]["policies.return_window_days"] == {"from": 30, "to": 45}
+    assert event.data["changes"]["supplier_sla.tracking_days"] == {"from": 7, "to": 6}
     assert event.data["changes"]["ordering.policy"] == {"from": "auto", "to": "review"}
-    assert "policies.refund_window_days" not in event.data["changes"]
+    assert "supplier_sla.confirm_hours" not in event.data["changes"]
     page = client.get(response.headers["location"])
-    assert "Settings saved" in page.text and 'name="return_window_days" value="45"' in page.text
+    assert "Settings saved" in page.text and 'name="sla_tracking_days" value="6"' in page.text
 
     # Saving the same values again changes nothing and records nothing.
     client.post(
         "/admin/settings",
         data=_form(
             id_token=token,
-            return_window_days="45",
+            sla_tracking_days="6",
             languages=["fr", "en"],
             hold_above_risk="on",
             risk_score="85",
@@ -129,15 +130,15 @@ def test_auto_order_off_means_manual(client, db, shop):
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("return_window_days", "999", "less than or equal to 365"),
-        ("refund_window_days", "", "valid integer"),
-        ("languages", [], "at least 1"),
-        ("languages", ["en", "xx"], "Input should be"),
-        ("risk_score", "abc", "valid number"),
-        ("risk_score", "150", "less than or equal to 1"),
-        ("sla_confirm_hours", "0", "greater than 0"),
-        ("quiet_start_hour", "24", "less than or equal to 23"),
-        ("refund_policy", "x" * 4001, "at most 4000"),
+        ("sla_ship_days", "999", "Must be 60 or less."),
+        ("quiet_end_hour", "", "Must be a whole number."),
+        ("languages", [], "Choose at least one."),
+        ("languages", ["en", "xx"], "Choose one of the options."),
+        ("risk_score", "abc", "Must be a number."),
+        ("risk_score", "150", "Must be 100 or less."),
+        ("sla_confirm_hours", "0", "Must be more than 0."),
+        ("quiet_start_hour", "24", "Must be 23 or less."),
+        ("dashboard_language", "de", "Choose one of the options."),
     ],
 )
 def test_invalid_input_is_shown_back_and_nothing_is_saved(client, db, shop, field, value, message):
@@ -155,12 +156,12 @@ def test_the_token_must_be_in_the_form_or_header_not_the_url(client, db, shop):
     assert client.post(f"/admin/settings?id_token={token}", data=_form()).status_code == 401
     ok = client.post(
         "/admin/settings",
-        data=_form(return_window_days="40"),
+        data=_form(sla_ship_days="4"),
         headers={"Authorization": f"Bearer {token}"},
         follow_redirects=False,
     )
     assert ok.status_code == 303
-    assert _stored(db, shop)["policies"]["return_window_days"] == 40
+    assert _stored(db, shop)["supplier_sla"]["ship_days"] == 4
 
 
 @pytest.mark.parametrize(
@@ -170,7 +171,7 @@ def test_the_token_must_be_in_the_form_or_header_not_the_url(client, db, shop):
 def test_cross_site_posts_are_refused(client, db, shop, headers):
     response = client.post(
         "/admin/settings",
-        data=_form(id_token=session_token(shop.domain), return_window_days="41"),
+        data=_form(id_token=session_token(shop.domain), sla_ship_days="4.1"),
         headers=headers,
     )
     assert response.status_code == 403
@@ -181,7 +182,7 @@ def test_cross_site_posts_are_refused(client, db, shop, headers):
 def test_same_origin_post_is_accepted(client, db, shop):
     response = client.post(
         "/admin/settings",
-        data=_form(id_token=session_token(shop.domain), return_window_days="42"),
+        data=_form(id_token=session_token(shop.domain), sla_ship_days="4.2"),
         headers={"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"},
         follow_redirects=False,
     )
