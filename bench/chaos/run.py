@@ -305,7 +305,9 @@ def main() -> None:
     parser.add_argument("--fault-every", type=float, default=8.0, help="mean seconds between faults")
     parser.add_argument("--senders", type=int, default=8)
     parser.add_argument("--deadline-minutes", type=float, default=30)
-    parser.add_argument("--settle-minutes", type=float, default=5)
+    parser.add_argument("--chaos-minutes", type=float, default=4,
+                        help="faults go on this long from the first delivery (or until all is processed)")
+    parser.add_argument("--settle-minutes", type=float, default=8)
     parser.add_argument("--keep", action="store_true", help="keep .dropguard/chaos-<seed> after the run")
     args = parser.parse_args()
 
@@ -323,13 +325,20 @@ def main() -> None:
         chaos.start()
         delivering = time.monotonic()
         run.deliver(sequence)
+        # Faults go on while the workers process what was received, for the chaos window.
+        from bench.chaos.checker import pending_work
+
+        while time.monotonic() - delivering < args.chaos_minutes * 60:
+            if not any(pending_work(run.postgres.url, run.redis.url).values()):
+                break
+            time.sleep(2)
         run._stop.set()
         chaos.join()
         delivered_in = time.monotonic() - delivering
         settled_in = run.settle()
         results = checker.check(run, sequence)
         exits = {f"{p.name} exited by itself (restarted)": p.exits for p in (run.web, run.worker, run.beat)}
-        results.update(seed=args.seed, deliveries=len(sequence), faults={**dict(run.faults), **exits},
+        results.update(seed=args.seed, deliveries=len(sequence), chaos_seconds=round(time.monotonic() - delivering - settled_in, 1), faults={**dict(run.faults), **exits},
                        answers=dict(run.statuses), delivered_seconds=round(delivered_in, 1),
                        settled_seconds=round(settled_in, 1), total_seconds=round(time.monotonic() - started, 1))
         out = ROOT / "bench" / "chaos" / "results"
