@@ -20,7 +20,7 @@ def base_url() -> str:
     if settings.sms_api_url:
         return settings.sms_api_url.rstrip("/")
     if settings.sandbox:
-        return settings.public_base + "/sandbox/sms"
+        return settings.sandbox_base + "/sms"
     return "https://api.twilio.com"
 
 
