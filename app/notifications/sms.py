@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import httpx
 
+from app import http_clients
 from app.config import get_settings
 from app.metrics import EXTERNAL_CALLS
 from app.notifications.mailer import PermanentMailError, TransientMailError
@@ -26,7 +27,7 @@ def base_url() -> str:
 
 def _client(transport: httpx.BaseTransport | None = None) -> httpx.Client:
     settings = get_settings()
-    return httpx.Client(
+    return http_clients.client(
         base_url=f"{base_url()}/2010-04-01/Accounts/{settings.sms_account_sid}",
         auth=(settings.sms_account_sid, settings.sms_auth_token),
         timeout=httpx.Timeout(TIMEOUT_SECONDS, connect=5.0),

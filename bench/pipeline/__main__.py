@@ -127,8 +127,13 @@ class Pipeline:
     # -- processes --------------------------------------------------------------------------
     def spawn(self, kind: str, *argv: str) -> None:
         log = (self.log_dir / f"{kind}-{len(self.procs)}.log").open("wb")
+        module, env = "app.cli", self.env
+        if kind == "worker" and self.args.profile:
+            # The wrapper is this tree's (bench/), the worker's code the tree under test.
+            module, env = "bench.pipeline.profiled_worker", {
+                **self.env, "PYTHONPATH": f"{self.code}{os.pathsep}{ROOT}", "DROPGUARD_BENCH_PROFILE_DIR": str(self.log_dir)}
         proc = subprocess.Popen(  # noqa: S603 - our interpreter, our module
-            [sys.executable, "-m", "app.cli", *argv], cwd=self.code, env=self.env,
+            [sys.executable, "-m", module, *argv], cwd=self.code, env=env,
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
         self.procs.append(Proc(kind, proc, log))
@@ -235,6 +240,17 @@ class Pipeline:
             )).one()
         return int(row[0]), int(row[1])
 
+    def outbox_high_water(self) -> int:
+        with self.engine.connect() as connection:
+            return int(connection.execute(text("SELECT coalesce(max(id), 0) FROM outbox")).scalar())
+
+    def tasks_since(self, outbox_id: int) -> list[tuple[str, int]]:
+        """Outbox rows (tasks) enqueued since then, by task name, most first (retention keeps them)."""
+        with self.engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(
+                "SELECT task_name, count(*) FROM outbox WHERE id > :id GROUP BY task_name ORDER BY count(*) DESC"
+            ), {"id": outbox_id}).all()]
+
     def latencies(self, step: Step) -> dict[str, list[float]]:
         paid = {s.store_id: s.paid_at for s in step.sent}
         with self.engine.connect() as connection:
@@ -266,6 +282,7 @@ class Pipeline:
         count = max(1, int(rate * self.args.step_seconds))
         bodies = [(self.shops[i % len(self.shops)][0], random_order(rng, rng.randint(1, 10**6))) for i in range(count)]
         cpu_before, (xact_before, outbox_before) = self.cpu(), self.database_counters()
+        outbox_first = self.outbox_high_water()
         lock = threading.Lock()
 
         def send(shop: str, order: dict) -> None:
@@ -310,6 +327,7 @@ class Pipeline:
         cpu_after, (xact_after, outbox_after) = self.cpu(), self.database_counters()
         orders = max(len(step.sent), 1)
         lat = self.latencies(step)
+        tasks = self.tasks_since(outbox_first)
         sustained = last["unplaced"] == 0 and at_end["unplaced"] <= max(BOUNDED_SECONDS * rate, 5)
         return {
             "rate": rate, "orders": len(step.sent), "failed_posts": step.failed,
@@ -324,6 +342,7 @@ class Pipeline:
                                  for k in cpu_after},
             "transactions_per_order": round((xact_after - xact_before) / orders, 1),
             "outbox_tasks_per_order": round((outbox_after - outbox_before) / orders, 1),
+            "tasks_per_order_by_name": {name: round(n / orders, 2) for name, n in tasks},
         }
 
     def run(self) -> list[dict]:
@@ -381,6 +400,8 @@ def main() -> int:
     parser.add_argument("--code", action="append", type=Path, default=None,
                         help="the project tree the processes run from; repeat to compare (first is the baseline)")
     parser.add_argument("--keep-going", action="store_true", help="run every rate even after one is not sustained")
+    parser.add_argument("--profile", action="store_true",
+                        help="cProfile every worker pool process; profiles land beside the logs in bench/results")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     args.rates = [float(r) for r in args.rates.split(",")]
