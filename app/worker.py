@@ -81,6 +81,8 @@ def create_celery() -> Celery:
             "privacy-housekeeping": {"task": "privacy.housekeeping", "schedule": 60.0},
             # Our refunds the store accepted with a pending transaction: read again until settled.
             "refunds-reconcile-issued": {"task": "refunds.reconcile_issued", "schedule": 300.0},
+            # Orders whose insight facts changed, refreshed in batches (app/insights/refresh.py).
+            "insights-refresh-pending": {"task": "insights.refresh_pending", "schedule": 5.0},
             # New outcome facts and the history counts live risk scores read; models retrained daily.
             "risk-refresh-all": {"task": "risk.refresh_all", "schedule": 1800.0},
             "risk-train-all": {"task": "risk.train_all", "schedule": 24 * 3600.0},
