@@ -32,6 +32,7 @@ from app.config import ConfigError, get_settings
 from app.db import get_sessionmaker, reset_engine
 from app.migrate import upgrade_to_head
 from app.orders.models import Order
+from app.queues import QUEUES
 from app.sandbox.simulate import simulate_orders
 from app.shops.models import Shop
 from app.status.tokens import status_url
@@ -42,6 +43,7 @@ DEMO_SHOP = "demo-dropguard.myshopify.com"
 STOP_GRACE_SECONDS = 20.0
 START_TIMEOUT_SECONDS = 60.0
 WORKER_CONCURRENCY = 2
+SUPPLIER_CONCURRENCY = 2
 
 _print_lock = threading.Lock()
 # Linux only: prctl(PR_SET_PDEATHSIG) ties each child's life to ours; elsewhere it is skipped.
@@ -246,13 +248,16 @@ def run_all(*, port: int, orders_per_minute: float, data_dir: Path | None = None
         # Ours to start only when it is the one the defaults point at (not one configured elsewhere).
         if settings.sandbox and settings.sandbox_url == defaults["DROPGUARD_SANDBOX_URL"]:
             children.append(spawn("sandbox", [python, "-m", "app.cli", "sandbox", "--port", str(sandbox_port)],
-                                  width=7))
+                                  width=9))
             wait_healthy(f"{settings.sandbox_base}/_control/ping", children)
-        children.append(spawn("web", [python, "-m", "app.cli", "serve", "--port", str(port)], width=7))
-        # Both cores (README: Operations): ingest and the store, mail and supplier calls on one pool.
-        children.append(spawn("worker", [python, "-m", "app.cli", "worker", "--concurrency", str(WORKER_CONCURRENCY)],
-                              width=7))
-        children.append(spawn("beat", [python, "-m", "app.cli", "beat"], width=7))
+        children.append(spawn("web", [python, "-m", "app.cli", "serve", "--port", str(port)], width=9))
+        # Both cores, and slow supplier calls on a pool of their own so that they never hold up
+        # ingest, the store or mail (the layout of docker-compose.yml; docs/notes/perf.md).
+        children.append(spawn("worker", [python, "-m", "app.cli", "worker", "--concurrency", str(WORKER_CONCURRENCY),
+                                         "--queues", ",".join(q for q in QUEUES if q != "suppliers")], width=9))
+        children.append(spawn("suppliers", [python, "-m", "app.cli", "worker", "--concurrency",
+                                            str(SUPPLIER_CONCURRENCY), "--queues", "suppliers"], width=9))
+        children.append(spawn("beat", [python, "-m", "app.cli", "beat"], width=9))
         wait_healthy(f"{settings.public_base}/healthz", children)
 
         status_link = None

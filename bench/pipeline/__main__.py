@@ -15,7 +15,8 @@ order was paid): paid -> supplier order placed, supplier shipped -> store fulfil
 first e-mail sent (p50/p99); the backlog (orders paid but not placed, Celery queue lengths,
 undispatched outbox rows) sampled each second; CPU seconds per order of each process kind (the
 sandbox's reported apart, it is not Dropguard's cost); outbox tasks and database transactions per
-order. A step is sustained when its orders were all placed within the drain time and the unplaced
+order (per order that reached its store fulfilment within the step and its drain, so unfinished
+work never makes an order look cheaper). A step is sustained when its orders were all placed within the drain time and the unplaced
 backlog at the step's end held at most 5 s of arrivals. PostgreSQL's and Redis's own CPU is not
 counted: on a shared machine it cannot be told apart from other users'.
 """
@@ -26,6 +27,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -38,11 +40,11 @@ from pathlib import Path
 from random import Random
 
 import httpx
-import psutil
 import redis
 from sqlalchemy import create_engine, text
 
 from app.embedded import free_port
+from app.runner import _die_with_parent as die_with_parent
 from bench.scratch import ScratchDatabase
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -60,6 +62,8 @@ class Proc:
 
     def cpu(self) -> float:
         """User + system CPU seconds of the process and all its children (pool processes)."""
+        import psutil  # only where the bench starts the processes (not in the compose container)
+
         try:
             root = psutil.Process(self.proc.pid)
             total = 0.0
@@ -89,6 +93,17 @@ class Step:
     samples: list[dict] = field(default_factory=list)
 
 
+class ExternalDeployment:
+    """The database and Redis of a running deployment (--web-url): read from DROPGUARD_* settings;
+    nothing created or dropped (its shops are new ones, named by this run)."""
+
+    def __init__(self) -> None:
+        self.url = os.environ["DROPGUARD_DATABASE_URL"]
+        self.redis_url = os.environ["DROPGUARD_REDIS_URL"]
+        self.prefix = os.environ.get("DROPGUARD_REDIS_PREFIX", "dropguard:")
+        self.run_id = uuid.uuid4().hex[:8]
+
+
 def percentile(values: list[float], share: float) -> float | None:
     if not values:
         return None
@@ -99,13 +114,14 @@ def percentile(values: list[float], share: float) -> float | None:
 class Pipeline:
     def __init__(self, args: argparse.Namespace, code: Path, label: str) -> None:
         self.args, self.code, self.label = args, code, label
-        self.scratch = ScratchDatabase("pipeline")
+        self.external = bool(args.web_url)
+        self.scratch = ExternalDeployment() if self.external else ScratchDatabase("pipeline")
         self.web_port, self.sandbox_port, self.smtp_port = free_port(), free_port(), free_port()
-        self.web = f"http://127.0.0.1:{self.web_port}"
-        self.sandbox = (
+        self.web = (args.web_url or f"http://127.0.0.1:{self.web_port}").rstrip("/")
+        self.sandbox = (args.sandbox_url or (
             f"{self.web}/sandbox" if args.sandbox_in_web else f"http://127.0.0.1:{self.sandbox_port}/sandbox"
-        )
-        self.env = {
+        )).rstrip("/")
+        self.env = {**os.environ} if self.external else {
             **{k: v for k, v in os.environ.items() if not k.startswith("DROPGUARD_")},
             **self.scratch.env(
                 DROPGUARD_SANDBOX="true", DROPGUARD_PUBLIC_URL=self.web,
@@ -135,6 +151,7 @@ class Pipeline:
         proc = subprocess.Popen(  # noqa: S603 - our interpreter, our module
             [sys.executable, "-m", module, *argv], cwd=self.code, env=env,
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=die_with_parent,  # a bench killed outright takes its processes with it
         )
         self.procs.append(Proc(kind, proc, log))
 
@@ -159,6 +176,10 @@ class Pipeline:
         )
 
     def start(self) -> None:
+        if self.external:  # a running deployment (docker compose --profile bench): nothing to start
+            self.wait_ready(f"{self.web}/healthz", timeout=120)
+            self.wait_ready(f"{self.sandbox}/_control/ping", timeout=120)
+            return
         self.scratch.create()
         self.migrate()
         if not self.args.sandbox_in_web:
@@ -176,6 +197,9 @@ class Pipeline:
         self.wait_ready(f"{self.sandbox}/_control/ping")
 
     def stop(self) -> None:
+        if self.external:
+            self.engine.dispose()
+            return
         for p in self.procs:
             if p.proc.poll() is None:
                 p.proc.terminate()  # the worker finishes its running tasks, then its pool
@@ -263,13 +287,15 @@ class Pipeline:
                 " FROM orders o JOIN evidence_events e ON e.order_id = o.id"
                 " WHERE o.shop_id = ANY(:shops) AND o.external_id = ANY(:ids) GROUP BY o.external_id"
             ), {"shops": [s for _, s in self.shops], "ids": list(paid)}).all()
-        out: dict[str, list[float]] = {"placed": [], "fulfilled": [], "mailed": []}
+        out: dict[str, list[float]] = {"placed": [], "fulfilled": [], "mailed": [], "completed": []}
         for external_id, placed, shipped, pushed, mailed in rows:
             start = paid[int(external_id)]
             if placed is not None:
                 out["placed"].append(float(placed) - start)
             if shipped is not None and pushed is not None:
                 out["fulfilled"].append(float(pushed) - float(shipped))
+            if pushed is not None:
+                out["completed"].append(float(pushed) - start)
             if mailed is not None:
                 out["mailed"].append(float(mailed) - start)
         return out
@@ -325,12 +351,14 @@ class Pipeline:
         while time.monotonic() < settle:
             time.sleep(0.5)
         cpu_after, (xact_after, outbox_after) = self.cpu(), self.database_counters()
-        orders = max(len(step.sent), 1)
         lat = self.latencies(step)
+        # CPU and counts per order that went all the way (paid to store fulfilment) in the window:
+        # per paid order it would look cheaper the less was done. Exact when everything drained.
+        orders = max(len(lat["completed"]), 1)
         tasks = self.tasks_since(outbox_first)
         sustained = last["unplaced"] == 0 and at_end["unplaced"] <= max(BOUNDED_SECONDS * rate, 5)
         return {
-            "rate": rate, "orders": len(step.sent), "failed_posts": step.failed,
+            "rate": rate, "orders": len(step.sent), "completed": len(lat["completed"]), "failed_posts": step.failed,
             "arrival_rate": round(len(step.sent) / max(arrivals_end - started, 1e-6), 2),
             "sustained": sustained, "unplaced_at_end": at_end["unplaced"], "unplaced_after_drain": last["unplaced"],
             "drained_after_s": round(drained_after, 1),
@@ -375,7 +403,7 @@ def dropguard_cpu(result: dict) -> float:
 def summary_line(r: dict) -> str:
     lat = r["latency_s"]
     return (
-        f"{r['rate']:>5g}/s  orders {r['orders']:>4}  sustained {'yes' if r['sustained'] else 'NO '}  "
+        f"{r['rate']:>5g}/s  orders {r['orders']:>4} done {r['completed']:>4}  sustained {'yes' if r['sustained'] else 'NO '}  "
         f"unplaced end {r['unplaced_at_end']:>4} after drain {r['unplaced_after_drain']:>4}  "
         f"placed p50 {lat['placed']['p50']} p99 {lat['placed']['p99']}  "
         f"fulfil p50 {lat['fulfilled']['p50']}  mail p50 {lat['mailed']['p50']}  "
@@ -402,12 +430,16 @@ def main() -> int:
     parser.add_argument("--keep-going", action="store_true", help="run every rate even after one is not sustained")
     parser.add_argument("--profile", action="store_true",
                         help="cProfile every worker pool process; profiles land beside the logs in bench/results")
+    parser.add_argument("--web-url", help="measure a running deployment instead (CPU per process is not measured)")
+    parser.add_argument("--sandbox-url", help="its sandbox, e.g. http://sandbox:8100/sandbox")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     args.rates = [float(r) for r in args.rates.split(",")]
     args.worker = args.worker or ["all:2"]
     if args.step_seconds * len(args.rates) > 150:
         parser.error("keep a run short on a shared machine: step seconds x rates at most 150")
+    # `timeout` or Ctrl-C: stop the processes and drop the scratch database on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     codes = [c.resolve() for c in (args.code or [ROOT])]
     runs = {}
     for index, code in enumerate(codes):
