@@ -89,6 +89,23 @@ def worker(
 
 
 @cli.command()
+def sandbox(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind")] = 8100,
+) -> None:
+    """Run the sandbox (store, suppliers, carriers, mail catcher) as its own process; point
+    DROPGUARD_SANDBOX_URL at http://HOST:PORT/sandbox so the web app does not mount it too."""
+    import uvicorn
+
+    if not get_settings().sandbox:
+        fail("the sandbox needs DROPGUARD_SANDBOX=true")
+    uvicorn.run(
+        "app.sandbox.app:create_standalone_app", factory=True, host=host, port=port,
+        log_level="warning", access_log=False,
+    )
+
+
+@cli.command()
 def beat() -> None:
     """Run the beat scheduler (outbox sweeper and periodic jobs). Run exactly one."""
     from app import logs

@@ -151,6 +151,13 @@ class Settings(BaseSettings):
     )
 
     sandbox: bool = False
+    # The sandbox can run as its own process (`dropguard sandbox`, as `make run` does) so that its
+    # emulators' CPU is not counted as, nor competes with, the web process's; unset: mounted at
+    # public_url + /sandbox inside the web app.
+    sandbox_url: str | None = Field(
+        default=None, pattern=r"^https?://",
+        description="Where the sandbox answers when it runs as its own process (unset: mounted in the web app)",
+    )
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -297,6 +304,16 @@ class Settings(BaseSettings):
     @property
     def public_base(self) -> str:
         return str(self.public_url).rstrip("/")
+
+    @property
+    def sandbox_base(self) -> str:
+        """The sandbox's own base URL (its routes are under it: /shopify, /supplier, /mail...)."""
+        return self.sandbox_url.rstrip("/") if self.sandbox_url else self.public_base + "/sandbox"
+
+    @property
+    def sandbox_in_web(self) -> bool:
+        """The web app mounts the sandbox itself (and hosts its runner and mail catcher)."""
+        return self.sandbox and not self.sandbox_url
 
     def admin_base(self, shop_domain: str) -> str:
         return self.shopify_admin_url.replace("{shop}", shop_domain)

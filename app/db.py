@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -9,7 +10,7 @@ from functools import lru_cache
 from typing import Annotated
 
 from fastapi import Depends
-from sqlalchemy import BigInteger, DateTime, Engine, MetaData, create_engine, func
+from sqlalchemy import BigInteger, DateTime, Engine, MetaData, create_engine, event, exc, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from app.config import get_settings
@@ -37,16 +38,42 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# A pooled connection idle longer than this is pinged before use. pool_pre_ping pinged on every
+# checkout: a round trip per session, 38 of ~290 statements per order (issue 15). Connections that
+# die are the idle ones (server idle timeouts, a failover while nothing ran); one that dies while
+# busy (a restarted server) fails its statement, SQLAlchemy then drops the whole pool, and the
+# task retries or the request is answered 5xx and redelivered, as it would be with pre-ping.
+PING_AFTER_IDLE_SECONDS = 10.0
+
+
+def _note_checkin(_dbapi_connection, record, *_: object) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
+    idle_since = record.info.get("idle_since")
+    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+        return
+    try:
+        dbapi_connection.execute("SELECT 1")
+        dbapi_connection.rollback()
+    except Exception as error:
+        # The pool discards this connection and checks out (or opens) another.
+        raise exc.DisconnectionError(f"idle connection failed its ping: {type(error).__name__}") from error
+
+
 @lru_cache
 def get_engine() -> Engine:
     settings = get_settings()
-    return create_engine(
+    engine = create_engine(
         settings.database_url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
-        pool_pre_ping=True,
         pool_recycle=1800,
     )
+    event.listen(engine, "checkin", _note_checkin)
+    event.listen(engine, "checkout", _ping_if_idle)
+    return engine
 
 
 @lru_cache

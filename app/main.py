@@ -38,24 +38,17 @@ def create_app(*, start_relay: bool = False) -> FastAPI:
         relay = OutboxRelay() if start_relay else None
         if relay:
             relay.start()
-        mail_catcher = None
-        if settings.sandbox:
-            from app.sandbox.mail import start_smtp_catcher
-            from app.sandbox.runner import ensure_runner
+        if settings.sandbox_in_web:
+            from app.sandbox.app import start_background
 
-            # Several web processes may start: the first to bind the port hosts the catcher.
-            mail_catcher = start_smtp_catcher()
-            # Webhook retries and supplier lifecycle steps left in Redis resume at start-up.
-            ensure_runner()
+            start_background()
         freeze_startup_objects()
         yield
         await aio.close_clients()
-        if mail_catcher:
-            mail_catcher.stop()
-        if settings.sandbox:
-            from app.sandbox.runner import stop_runner
+        if settings.sandbox_in_web:
+            from app.sandbox.app import stop_background
 
-            stop_runner()
+            stop_background()
         if relay:
             relay.stop()
 
@@ -74,7 +67,8 @@ def create_app(*, start_relay: bool = False) -> FastAPI:
     for router in routers():
         app.include_router(router)
 
-    if settings.sandbox:
+    # With DROPGUARD_SANDBOX_URL set the sandbox is its own process (`dropguard sandbox`).
+    if settings.sandbox_in_web:
         from app.sandbox.app import create_sandbox_app
 
         app.mount("/sandbox", create_sandbox_app())

@@ -1,9 +1,9 @@
 """`dropguard run`: the whole system on one machine, started and stopped together.
 
 Embedded PostgreSQL and Redis (unless DROPGUARD_DATABASE_URL / DROPGUARD_REDIS_URL are set),
-development defaults for every other required setting, migrations, then the web app (with the
-sandbox store, supplier and mail catcher), a Celery worker and beat as child processes whose output
-is shown here with a prefix, a demo shop and a trickle of simulated orders. Ctrl-C or SIGTERM stops
+development defaults for every other required setting, migrations, then the sandbox (store,
+suppliers, carriers, mail catcher: its own process, so its CPU is not the web app's), the web app,
+a Celery worker and beat as child processes whose output is shown here with a prefix, a demo shop and a trickle of simulated orders. Ctrl-C or SIGTERM stops
 all of it, children first, then the embedded servers.
 """
 
@@ -32,6 +32,7 @@ from app.config import ConfigError, get_settings
 from app.db import get_sessionmaker, reset_engine
 from app.migrate import upgrade_to_head
 from app.orders.models import Order
+from app.queues import QUEUES
 from app.sandbox.simulate import simulate_orders
 from app.shops.models import Shop
 from app.status.tokens import status_url
@@ -41,6 +42,8 @@ DEMO_SHOP = "demo-dropguard.myshopify.com"
 # Stopping: how long children get to finish what they are doing before they are killed.
 STOP_GRACE_SECONDS = 20.0
 START_TIMEOUT_SECONDS = 60.0
+WORKER_CONCURRENCY = 2
+SUPPLIER_CONCURRENCY = 2
 
 _print_lock = threading.Lock()
 # Linux only: prctl(PR_SET_PDEATHSIG) ties each child's life to ours; elsewhere it is skipped.
@@ -74,15 +77,17 @@ def port_in_use(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def development_defaults(*, port: int, data_dir: Path, smtp_port: int) -> dict[str, str]:
+def development_defaults(*, port: int, data_dir: Path, smtp_port: int, sandbox_port: int) -> dict[str, str]:
     """Safe values for a local sandbox run; only used for settings the environment leaves unset."""
     base = f"http://127.0.0.1:{port}"
+    sandbox = f"http://127.0.0.1:{sandbox_port}/sandbox"
     values = {
         "DROPGUARD_SHOPIFY_API_KEY": "dropguard-dev-api-key",
         "DROPGUARD_SHOPIFY_API_SECRET": "dropguard-dev-api-secret",
         "DROPGUARD_PUBLIC_URL": base,
-        "DROPGUARD_SHOPIFY_ADMIN_URL": base + "/sandbox/shopify/{shop}",
-        "DROPGUARD_SUPPLIER_API_URL": base + "/sandbox/supplier",
+        "DROPGUARD_SANDBOX_URL": sandbox,
+        "DROPGUARD_SHOPIFY_ADMIN_URL": sandbox + "/shopify/{shop}",
+        "DROPGUARD_SUPPLIER_API_URL": sandbox + "/supplier",
         "DROPGUARD_SMTP_HOST": "127.0.0.1",
         "DROPGUARD_SMTP_PORT": str(smtp_port),
         "DROPGUARD_SANDBOX": "true",
@@ -228,7 +233,11 @@ def run_all(*, port: int, orders_per_minute: float, data_dir: Path | None = None
             services = embedded.start(data_dir)
             os.environ.setdefault("DROPGUARD_DATABASE_URL", services.database_url)
             os.environ.setdefault("DROPGUARD_REDIS_URL", services.redis_url)
-        for name, value in development_defaults(port=port, data_dir=data_dir, smtp_port=embedded.free_port()).items():
+        sandbox_port = embedded.free_port()
+        defaults = development_defaults(
+            port=port, data_dir=data_dir, smtp_port=embedded.free_port(), sandbox_port=sandbox_port
+        )
+        for name, value in defaults.items():
             os.environ.setdefault(name, value)
         get_settings.cache_clear()
         settings = get_settings()
@@ -236,9 +245,19 @@ def run_all(*, port: int, orders_per_minute: float, data_dir: Path | None = None
         upgrade_to_head()
 
         python = sys.executable
-        children.append(spawn("web", [python, "-m", "app.cli", "serve", "--port", str(port)]))
-        children.append(spawn("worker", [python, "-m", "app.cli", "worker", "--concurrency", "2"]))
-        children.append(spawn("beat", [python, "-m", "app.cli", "beat"]))
+        # Ours to start only when it is the one the defaults point at (not one configured elsewhere).
+        if settings.sandbox and settings.sandbox_url == defaults["DROPGUARD_SANDBOX_URL"]:
+            children.append(spawn("sandbox", [python, "-m", "app.cli", "sandbox", "--port", str(sandbox_port)],
+                                  width=9))
+            wait_healthy(f"{settings.sandbox_base}/_control/ping", children)
+        children.append(spawn("web", [python, "-m", "app.cli", "serve", "--port", str(port)], width=9))
+        # Both cores, and slow supplier calls on a pool of their own so that they never hold up
+        # ingest, the store or mail (the layout of docker-compose.yml; docs/notes/perf.md).
+        children.append(spawn("worker", [python, "-m", "app.cli", "worker", "--concurrency", str(WORKER_CONCURRENCY),
+                                         "--queues", ",".join(q for q in QUEUES if q != "suppliers")], width=9))
+        children.append(spawn("suppliers", [python, "-m", "app.cli", "worker", "--concurrency",
+                                            str(SUPPLIER_CONCURRENCY), "--queues", "suppliers"], width=9))
+        children.append(spawn("beat", [python, "-m", "app.cli", "beat"], width=9))
         wait_healthy(f"{settings.public_base}/healthz", children)
 
         status_link = None
@@ -256,7 +275,7 @@ def run_all(*, port: int, orders_per_minute: float, data_dir: Path | None = None
             say(f"  Merchant dashboard: {settings.admin_base(DEMO_SHOP)}/admin")
             if status_link:
                 say(f"  Order status page:  {status_link}")
-            say(f"  Mail catcher:       {settings.public_base}/sandbox/mail/inbox")
+            say(f"  Mail catcher:       {settings.sandbox_base}/mail/inbox")
             say(f"  Demo orders:        {orders_per_minute:g} per minute")
         say(f"  Metrics:            {settings.public_base}/metrics")
         say("")

@@ -86,6 +86,8 @@ def create_celery() -> Celery:
             # Disputes: complete packs sent N days before the deadline (if set), merchants reminded.
             "disputes-auto-submit": {"task": "disputes.auto_submit_due", "schedule": 900.0},
             "disputes-remind": {"task": "disputes.remind_due", "schedule": 3600.0},
+            # Orders whose insight facts changed, refreshed in batches (app/insights/refresh.py).
+            "insights-refresh-pending": {"task": "insights.refresh_pending", "schedule": 5.0},
             # New outcome facts and the history counts live risk scores read; models retrained daily.
             "risk-refresh-all": {"task": "risk.refresh_all", "schedule": 1800.0},
             "risk-train-all": {"task": "risk.train_all", "schedule": 24 * 3600.0},

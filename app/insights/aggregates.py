@@ -86,33 +86,79 @@ def apply(session: Session, changes: dict[tuple[str, str], dict[str, int]]) -> N
 
 def refresh_order(session: Session, order_id: int) -> str:
     """Bring one order's facts and its share of every aggregate up to date. Safe to run twice."""
-    session.execute(text("SELECT pg_advisory_xact_lock(:ns, :id)"), {"ns": _LOCK_NAMESPACE, "id": order_id})
-    order = session.scalars(
-        select(Order).where(Order.id == order_id).options(selectinload(Order.lines))
-    ).one_or_none()
-    stored = session.get(OrderFacts, order_id, populate_existing=True)
-    computed = fact_rules.compute(session, order) if order is not None else None
-    old = stored.contribution if stored is not None else []
-    new = computed.contribution() if computed is not None else []
-    apply(session, _delta(old, new))
-    if computed is None:
-        if stored is not None:
-            session.delete(stored)
-        session.flush()
-        return "removed" if stored is not None else "skipped"
-    values = {
-        "shop_id": computed.shop_id, "order_name": computed.order_name, "period": computed.period,
-        "supplier_id": computed.supplier_id, "destination": computed.destination, "carrier": computed.carrier,
-        "product_key": computed.product_key, "product_title": computed.product_title,
-        "currency": computed.currency, "revenue": computed.revenue, "cost": computed.cost,
-        "facts": computed.details, "outcomes": computed.outcomes, "contribution": new, "refreshed_at": utcnow(),
-    }
-    session.execute(
-        insert(OrderFacts).values(order_id=order_id, **values)
-        .on_conflict_do_update(index_elements=[OrderFacts.order_id], set_=values)
-    )
+    return refresh_orders(session, [order_id])[order_id]
+
+
+def refresh_orders(session: Session, order_ids: list[int]) -> dict[int, str]:
+    """refresh_order for several orders in one transaction (app/insights/refresh.py batches).
+
+    Locks are taken in one global order whatever the batch: the orders' advisory locks in id
+    order, then the aggregate rows once, for the batch's summed delta, in (table, key) order, so
+    two batches (or a batch and a single refresh) never deadlock; one upsert per aggregate row a
+    batch touches instead of one per order and row."""
+    ids = sorted(set(order_ids))
+    for order_id in ids:
+        session.execute(text("SELECT pg_advisory_xact_lock(:ns, :id)"), {"ns": _LOCK_NAMESPACE, "id": order_id})
+    orders = {order.id: order for order in session.scalars(
+        select(Order).where(Order.id.in_(ids)).options(selectinload(Order.lines)))}
+    stored_rows = {row.order_id: row for row in session.scalars(
+        select(OrderFacts).where(OrderFacts.order_id.in_(ids)).execution_options(populate_existing=True))}
+    total: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+    outcomes: dict[int, str] = {}
+    upserts = []
+    for order_id in ids:
+        order, stored = orders.get(order_id), stored_rows.get(order_id)
+        computed = fact_rules.compute(session, order) if order is not None else None
+        old = stored.contribution if stored is not None else []
+        new = computed.contribution() if computed is not None else []
+        for key, measures in _delta(old, new).items():
+            into = total[key]
+            for name, value in measures.items():
+                into[name] = into.get(name, 0) + value
+        if computed is None:
+            if stored is not None:
+                session.delete(stored)
+            outcomes[order_id] = "removed" if stored is not None else "skipped"
+            continue
+        upserts.append({
+            "order_id": order_id, "shop_id": computed.shop_id, "order_name": computed.order_name,
+            "period": computed.period, "supplier_id": computed.supplier_id, "destination": computed.destination,
+            "carrier": computed.carrier, "product_key": computed.product_key,
+            "product_title": computed.product_title, "currency": computed.currency, "revenue": computed.revenue,
+            "cost": computed.cost, "facts": computed.details, "outcomes": computed.outcomes,
+            "contribution": new, "refreshed_at": utcnow(),
+        })
+        outcomes[order_id] = "changed" if old != new else "unchanged"
+    apply(session, {k: {n: v for n, v in m.items() if v} for k, m in total.items() if any(m.values())})
+    for values in upserts:
+        columns = {k: v for k, v in values.items() if k != "order_id"}
+        session.execute(
+            insert(OrderFacts).values(**values)
+            .on_conflict_do_update(index_elements=[OrderFacts.order_id], set_=columns)
+        )
     session.flush()
-    return "changed" if old != new else "unchanged"
+    return outcomes
+
+
+# Orders per refresh transaction: large enough that a burst costs a few transactions, small
+# enough that one batch holds its locks for well under a second.
+BATCH_SIZE = 100
+
+_TAKE_PENDING = text("""
+    DELETE FROM insights_pending_refreshes WHERE id IN (
+        SELECT id FROM insights_pending_refreshes ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED)
+    RETURNING order_id
+""")
+
+
+def refresh_pending_batch(session: Session, limit: int = BATCH_SIZE) -> int:
+    """Take up to `limit` pending rows and refresh their orders in this transaction: the rows go
+    only if the refresh commits (a worker killed mid-batch leaves them for the next). Rows another
+    batch holds are skipped, not waited for. Returns how many rows were taken."""
+    taken = list(session.scalars(_TAKE_PENDING, {"limit": limit}))
+    if taken:
+        refresh_orders(session, taken)
+    return len(taken)
 
 
 def expected_from_sources(session: Session, shop_id: int) -> dict[tuple[str, str], dict[str, int]]:

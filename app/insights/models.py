@@ -123,3 +123,18 @@ class CustomerMessage(TimestampMixin, Base):
     corrected_reason: Mapped[str | None] = mapped_column(String(32))
     corrected_urgent: Mapped[bool | None]
     corrected_at: Mapped[datetime | None]
+
+
+class PendingRefresh(Base):
+    """An order whose insight facts may be stale: written in the transaction that changed one of
+    its facts, taken (and deleted) by the batched refresh in the transaction that recomputes it.
+
+    Append-only (a row per changing transaction, no unique key): a writer never waits for, or
+    conflicts with, a refresh that is running, and a row committed after a batch took its rows is
+    left for the next batch, so no change is missed. Several rows of one order are one refresh."""
+
+    __tablename__ = "insights_pending_refreshes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(BigInteger)
+    queued_at: Mapped[datetime] = mapped_column(server_default=text("now()"))

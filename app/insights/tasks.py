@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy.exc import OperationalError
 
 from app.db import session_scope
@@ -14,6 +16,24 @@ from app.worker import celery_app
 def refresh_order(order_id: int) -> str:
     with session_scope() as session:
         return aggregates.refresh_order(session, order_id)
+
+
+# One run drains what is pending, batch by batch, for at most this long (the next beat goes on).
+DRAIN_SECONDS = 20.0
+
+
+@celery_app.task(name="insights.refresh_pending", autoretry_for=(OperationalError,), max_retries=3,
+                 retry_backoff=True)
+def refresh_pending() -> int:
+    """Every order whose facts changed since the last run, in batches (beat, every few seconds)."""
+    done, deadline = 0, time.monotonic() + DRAIN_SECONDS
+    while time.monotonic() < deadline:
+        with session_scope() as session:
+            taken = aggregates.refresh_pending_batch(session)
+        done += taken
+        if taken < aggregates.BATCH_SIZE:
+            break
+    return done
 
 
 @celery_app.task(name="insights.classify_message", autoretry_for=(OperationalError,), max_retries=8,

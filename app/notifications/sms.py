@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import httpx
 
+from app import http_clients
 from app.config import get_settings
 from app.metrics import EXTERNAL_CALLS
 from app.notifications.mailer import PermanentMailError, TransientMailError
@@ -20,13 +21,13 @@ def base_url() -> str:
     if settings.sms_api_url:
         return settings.sms_api_url.rstrip("/")
     if settings.sandbox:
-        return settings.public_base + "/sandbox/sms"
+        return settings.sandbox_base + "/sms"
     return "https://api.twilio.com"
 
 
 def _client(transport: httpx.BaseTransport | None = None) -> httpx.Client:
     settings = get_settings()
-    return httpx.Client(
+    return http_clients.client(
         base_url=f"{base_url()}/2010-04-01/Accounts/{settings.sms_account_sid}",
         auth=(settings.sms_account_sid, settings.sms_auth_token),
         timeout=httpx.Timeout(TIMEOUT_SECONDS, connect=5.0),

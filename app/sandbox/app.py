@@ -27,8 +27,11 @@ Generic supplier (protocol A), under /sandbox/supplier: /orders..., /_control/{o
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+from aiosmtpd.controller import Controller
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -49,6 +52,47 @@ class _StartRunner:
         if scope["type"] == "http":
             runner.ensure_runner()
         await self.app(scope, receive, send)
+
+
+_mail_catcher: Controller | None = None
+
+
+def start_background() -> None:
+    """The mail catcher and the job runner, in whichever process hosts the sandbox."""
+    global _mail_catcher
+    # Several processes may start: the first to bind the port hosts the catcher.
+    _mail_catcher = mail.start_smtp_catcher()
+    # Webhook retries and supplier lifecycle steps left in Redis resume at start-up.
+    runner.ensure_runner()
+
+
+def stop_background() -> None:
+    global _mail_catcher
+    if _mail_catcher is not None:
+        _mail_catcher.stop()
+        _mail_catcher = None
+    runner.stop_runner()
+
+
+def create_standalone_app() -> FastAPI:
+    """The sandbox as its own process (`dropguard sandbox`): the same routes under /sandbox, so
+    DROPGUARD_SANDBOX_URL is this server's origin + /sandbox, and the web process keeps only
+    Dropguard's own work (its CPU is then Dropguard's alone, measured apart in bench/pipeline)."""
+    from app import logs
+    from app.config import get_settings
+
+    settings = get_settings()
+    logs.configure(settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        start_background()
+        yield
+        stop_background()
+
+    app = FastAPI(title="Dropguard sandbox", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.mount("/sandbox", create_sandbox_app())
+    return app
 
 
 def create_sandbox_app() -> FastAPI:

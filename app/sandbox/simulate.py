@@ -41,11 +41,11 @@ def ensure_demo_shop(shop_domain: str) -> str:
 
 def _check_reachable(client: httpx.Client, base: str) -> None:
     try:
-        response = client.get(f"{base}/sandbox/_control/ping", timeout=5)
+        response = client.get(f"{base}/_control/ping", timeout=5)
     except httpx.HTTPError as error:
         raise SimulationError(
             f"the web app is not reachable at {base} ({type(error).__name__}); "
-            "start it with `dropguard serve` or `dropguard run`"
+            "start it with `dropguard serve` (or `dropguard sandbox`) or `dropguard run`"
         ) from None
     if response.status_code == 404:
         raise SimulationError(f"{base} answers but has no sandbox; set DROPGUARD_SANDBOX=true and restart it")
@@ -64,8 +64,8 @@ def _post_order(client: httpx.Client, url: str, body: dict) -> str | None:
 def simulate_orders(*, orders: int, rate: float, shop_domain: str, seed: int | None = None) -> str:
     if orders < 1 or rate <= 0:
         raise SimulationError("orders must be at least 1 and rate above 0")
-    base = get_settings().public_base
-    control = f"{base}/sandbox/shopify/_control"
+    base = get_settings().sandbox_base
+    control = f"{base}/shopify/_control"
     limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT)
     with httpx.Client(timeout=30, limits=limits) as client:
         _check_reachable(client, base)

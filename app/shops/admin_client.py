@@ -43,6 +43,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from app import http_clients
 from app.config import get_settings
 from app.db import session_scope
 from app.evidence import service as evidence
@@ -130,7 +131,7 @@ class AdminClient:
         self._token, self._transport, self._sleep = access_token, transport, sleep
         # Requested costs by query text (the bucket's level is shared: app/shops/cost_bucket.py).
         self._costs: dict[str, float] = {}
-        self._http = httpx.Client(
+        self._http = http_clients.client(
             base_url=settings.admin_base(shop_domain), timeout=httpx.Timeout(TIMEOUT_SECONDS, connect=5.0),
             transport=transport, headers={"Content-Type": "application/json"},
         )

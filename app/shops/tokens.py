@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from app import exactly_once
+from app import exactly_once, http_clients
 from app.config import get_settings
 from app.db import get_engine, get_sessionmaker, utcnow
 from app.evidence import service as evidence
@@ -69,7 +69,7 @@ def request_token(shop_domain: str, form: dict[str, str], *, transport: httpx.Ba
     body = {"client_id": settings.shopify_api_key, "client_secret": settings.shopify_api_secret, **form}
     url = f"{settings.admin_base(shop_domain)}/admin/oauth/access_token"
     try:
-        with httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0), transport=transport) as client:
+        with http_clients.client(timeout=httpx.Timeout(10.0, connect=5.0), transport=transport) as client:
             response = client.post(url, json=body, headers={"Accept": "application/json"})
     except httpx.TransportError as error:
         EXTERNAL_CALLS.labels("store", "error").inc()

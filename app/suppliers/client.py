@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from app import http_clients
 from app.config import get_settings
 from app.external_calls import Call
 from app.metrics import EXTERNAL_CALLS
@@ -53,7 +54,7 @@ class GenericSupplierClient:
     ) -> None:
         self.api_key, self.api_secret = api_key, api_secret
         self.calls: list[Call] = []
-        self._http = httpx.Client(
+        self._http = http_clients.client(
             base_url=base_url.rstrip("/"),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             transport=transport,

@@ -21,8 +21,8 @@ from app.tracking import alerts, service
 from app.tracking.aggregators import AggregatorError, TrackingUpdate, aftership, seventeentrack
 from app.tracking.statuses import Status
 
-SANDBOX_PATHS = {"17track": "/sandbox/carriers/17track/track/v2.2",
-                 "aftership": "/sandbox/carriers/aftership/tracking/2026-07"}
+SANDBOX_PATHS = {"17track": "/carriers/17track/track/v2.2",
+                 "aftership": "/carriers/aftership/tracking/2026-07"}
 POLL_TASK = "tracking.poll"
 FINAL = (Status.DELIVERED.value, Status.RETURNED.value, Status.INVALID.value)
 # The aggregator refused the number itself (not our key, quota or a passing failure).
@@ -37,7 +37,7 @@ def _base_url(provider: str) -> str:
     if configured:
         return configured
     if settings.sandbox:
-        return settings.public_base + SANDBOX_PATHS[provider]
+        return settings.sandbox_base + SANDBOX_PATHS[provider]
     return seventeentrack.BASE_URL if provider == "17track" else aftership.BASE_URL
 
 

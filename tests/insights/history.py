@@ -172,7 +172,7 @@ class History:
 def pending_refreshes(order_id: int) -> int:
     with get_sessionmaker()() as session:
         return session.scalar(text(
-            "SELECT count(*) FROM outbox WHERE task_name = 'insights.refresh_order' AND (args->>0)::bigint = :i"
+            "SELECT count(*) FROM insights_pending_refreshes WHERE order_id = :i"
         ), {"i": order_id})
 
 

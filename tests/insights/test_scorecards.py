@@ -263,3 +263,51 @@ def test_notification_effect_splits_delayed_orders_by_when_the_customer_was_told
     assert (effect["late"]["disputed"], effect["late"]["dispute_rate"]) == (1, 1.0)
     assert effect["early"]["dispute_rate"] == 0 and effect["early"]["claim_rate"] == 0
     assert effect["none"]["claim_rate"] == 1.0
+
+
+def test_batched_refresh_takes_the_pending_orders_once_and_lands_on_the_recomputation(db, history, shop):
+    from sqlalchemy import func, text
+
+    from app.db import get_sessionmaker
+    from app.insights.models import PendingRefresh
+    from app.outbox.models import OutboxMessage
+
+    db.execute(text("DELETE FROM insights_pending_refreshes"))  # earlier tests' orders: not this one's count
+    db.commit()
+    T = (utcnow() - 6 * D).replace(microsecond=0)
+    orders = [history.order(placed_at=T + i * H, country=("US", "DE")[i % 2], product=1 + i % 2, price="45.00")
+              for i in range(5)]
+    for order in orders:
+        history.place(order, T + H)
+        history.confirm(order, T + 3 * H)
+    db.expire_all()
+    # Every change left a pending row (several per order), and no per-change task.
+    pending = db.scalars(select(PendingRefresh.order_id)).all()
+    assert set(pending) == {o.id for o in orders} and len(pending) > len(orders)
+    assert db.scalar(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.task_name == "insights.refresh_order",
+        OutboxMessage.args[0].as_integer().in_([o.id for o in orders]))) == 0
+    # Rows another batch holds are skipped, not waited for; rows of the same order coalesce.
+    with get_sessionmaker()() as holder:
+        holder.execute(text("SELECT id FROM insights_pending_refreshes ORDER BY id LIMIT 2 FOR UPDATE"))
+        with get_sessionmaker()() as other:
+            rest = aggregates.refresh_pending_batch(other, limit=1000)
+            other.commit()
+        holder.rollback()
+    assert rest == len(pending) - 2
+    with get_sessionmaker()() as session:
+        assert aggregates.refresh_pending_batch(session) == 2
+        session.commit()
+    db.expire_all()
+    assert db.scalars(select(PendingRefresh)).all() == []
+    assert aggregates.stored(db, shop.id) == aggregates.expected_from_sources(db, shop.id) != {}
+    # A batch that rolls back (a worker killed mid-batch) leaves its rows for the next one.
+    history.ship(orders[0], T + 2 * D)
+    with get_sessionmaker()() as doomed:
+        assert aggregates.refresh_pending_batch(doomed) >= 1
+        doomed.rollback()
+    with get_sessionmaker()() as session:
+        assert aggregates.refresh_pending_batch(session) >= 1
+        session.commit()
+    db.expire_all()
+    assert aggregates.stored(db, shop.id) == aggregates.expected_from_sources(db, shop.id)

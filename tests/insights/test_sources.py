@@ -18,6 +18,7 @@ from app.evidence.models import EvidenceEvent
 from app.insights import inbound, messages
 from app.insights.models import CustomerMessage, OrderFacts
 from app.outbox.models import OutboxMessage
+from app.outbox.service import enqueue
 from app.status import tokens
 from app.webhooks.models import WebhookDelivery
 from tests.fixtures import wait_for
@@ -159,6 +160,11 @@ def test_the_analytics_queue_classifies_and_counts_an_urgent_contact_message(db,
     assert message.urgent is True and message.language == "en" and message.reason in ("late", "not_received")
 
     def counted():
+        # What beat does every few seconds: the batched refresh of the pending orders, by a worker.
+        with get_sessionmaker()() as session:
+            enqueue(session, "insights.refresh_pending")
+            session.commit()
+        time.sleep(0.5)
         with get_sessionmaker()() as session:
             facts = session.get(OrderFacts, order.id)
             return facts is not None and facts.facts.get("urgent") and facts

@@ -32,10 +32,12 @@ def test_secret_key_is_made_once_and_private(tmp_path):
 
 def test_defaults_point_everything_at_the_local_sandbox(tmp_path, monkeypatch):
     monkeypatch.delenv("DROPGUARD_SECRET_KEY", raising=False)
-    values = development_defaults(port=8123, data_dir=tmp_path, smtp_port=2525)
+    values = development_defaults(port=8123, data_dir=tmp_path, smtp_port=2525, sandbox_port=8124)
     assert values["DROPGUARD_PUBLIC_URL"] == "http://127.0.0.1:8123"
-    assert values["DROPGUARD_SHOPIFY_ADMIN_URL"] == "http://127.0.0.1:8123/sandbox/shopify/{shop}"
-    assert values["DROPGUARD_SUPPLIER_API_URL"] == "http://127.0.0.1:8123/sandbox/supplier"
+    # The sandbox is its own process on its own port; Dropguard reaches it only through settings.
+    assert values["DROPGUARD_SANDBOX_URL"] == "http://127.0.0.1:8124/sandbox"
+    assert values["DROPGUARD_SHOPIFY_ADMIN_URL"] == "http://127.0.0.1:8124/sandbox/shopify/{shop}"
+    assert values["DROPGUARD_SUPPLIER_API_URL"] == "http://127.0.0.1:8124/sandbox/supplier"
     assert values["DROPGUARD_SMTP_PORT"] == "2525"
     assert values["DROPGUARD_SANDBOX"] == "true"
 
@@ -73,7 +75,12 @@ def test_run_starts_everything_and_stops_on_ctrl_c(tmp_path, scratch_database):
             output = log_path.read_text(errors="replace")
             dashboard = re.search(r"Merchant dashboard: (\S+)", output).group(1)
             status = re.search(r"Order status page:\s+(\S+)", output).group(1)
-            assert dashboard == f"http://127.0.0.1:{port}/sandbox/shopify/demo-dropguard.myshopify.com/admin"
+            # The store's admin is the sandbox's, on a port of its own: the web app does not mount it.
+            sandbox = re.fullmatch(r"(http://127\.0\.0\.1:(\d+)/sandbox)/shopify/demo-dropguard\.myshopify\.com/admin",
+                                   dashboard)
+            assert sandbox and int(sandbox.group(2)) != port, dashboard
+            assert httpx.get(f"{sandbox.group(1)}/_control/ping", timeout=10).status_code == 200
+            assert httpx.get(f"http://127.0.0.1:{port}/sandbox/_control/ping", timeout=10).status_code == 404
             opened = httpx.get(dashboard, follow_redirects=True, timeout=10)
             assert opened.status_code == 200 and opened.url.path == "/admin"
             assert httpx.get(status, timeout=10).status_code == 200
@@ -91,6 +98,6 @@ def test_run_starts_everything_and_stops_on_ctrl_c(tmp_path, scratch_database):
 
 def test_a_configured_secret_key_is_kept(tmp_path, monkeypatch):
     monkeypatch.setenv("DROPGUARD_SECRET_KEY", "configured-secret-key-0123456789")
-    values = development_defaults(port=8123, data_dir=tmp_path, smtp_port=2525)
+    values = development_defaults(port=8123, data_dir=tmp_path, smtp_port=2525, sandbox_port=8124)
     assert "DROPGUARD_SECRET_KEY" not in values
     assert not (tmp_path / "secret_key").exists()

@@ -108,7 +108,7 @@ def base_url(own: Mapping[str, Any]) -> str:
     settings = get_settings()
     if own.get("base_url") or settings.aliexpress_api_url:
         return own.get("base_url") or settings.aliexpress_api_url
-    return settings.public_base + "/sandbox/aliexpress" if settings.sandbox else GATEWAY
+    return settings.sandbox_base + "/aliexpress" if settings.sandbox else GATEWAY
 
 
 def build(own: Mapping[str, Any], secrets: Mapping[str, str], *, timeout: float,

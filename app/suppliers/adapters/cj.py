@@ -110,7 +110,7 @@ def base_url(own: Mapping[str, Any]) -> str:
     settings = get_settings()
     if own.get("base_url") or settings.cj_api_url:
         return own.get("base_url") or settings.cj_api_url
-    return settings.public_base + "/sandbox/cj" if settings.sandbox else API_BASE
+    return settings.sandbox_base + "/cj" if settings.sandbox else API_BASE
 
 
 def build(own: Mapping[str, Any], secrets: Mapping[str, str], *, timeout: float,

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs
 
 import httpx
 
+from app import http_clients
 from app.external_calls import Call
 from app.metrics import EXTERNAL_CALLS
 
@@ -24,7 +25,8 @@ def _path(request: httpx.Request) -> str:
 
 class RecordingTransport(httpx.BaseTransport):
     def __init__(self, calls: list[Call], inner: httpx.BaseTransport | None = None) -> None:
-        self.calls, self._inner = calls, inner or httpx.HTTPTransport()
+        # Without a test's transport, the process's shared pools (app/http_clients.py).
+        self.calls, self._inner = calls, inner or http_clients.shared_transport()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         call = Call(method=request.method, path=_path(request), status=None, duration_ms=0)

@@ -31,6 +31,7 @@ from typing import Any
 
 import httpx
 
+from app import http_clients
 from app.suppliers.protocols import (
     Address,
     LineItem,
@@ -291,7 +292,7 @@ class AliExpressClient:
         self.app_key, self._secret, self.access_token = app_key, app_secret, access_token
         self.base_url = base_url.rstrip("/")
         self._owns_http = http is None
-        self._http = http or httpx.Client(timeout=timeout)
+        self._http = http or http_clients.client(timeout=timeout)
         self._clock = clock
 
     def close(self) -> None:

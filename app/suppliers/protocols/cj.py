@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from app import http_clients
 from app.suppliers.protocols import (
     Address,
     LineItem,
@@ -207,7 +208,7 @@ class CJClient:
         self.api_key, self.tokens = api_key, token_store
         self.base_url = base_url.rstrip("/")
         self._owns_http = http is None
-        self._http = http or httpx.Client(timeout=timeout)
+        self._http = http or http_clients.client(timeout=timeout)
         self._margin, self._clock = refresh_margin, clock
 
     def close(self) -> None:

@@ -16,6 +16,7 @@ from typing import Any, Self
 
 import httpx
 
+from app import http_clients
 from app.tracking.statuses import Normalised
 
 
@@ -54,7 +55,7 @@ class HttpClient:
     ) -> None:
         self.api_key = api_key
         self.base_url = (base_url or self.default_base_url).rstrip("/")
-        self._http = http or httpx.Client(timeout=timeout)
+        self._http = http or http_clients.client(timeout=timeout)
         self._owns_http = http is None
 
     def close(self) -> None:
