@@ -7,7 +7,6 @@ answered, still leaves exactly one refund there.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 
 import httpx
@@ -16,7 +15,6 @@ from sqlalchemy import select, update
 
 from app.db import utcnow
 from app.notifications.models import Notification
-from app.orders.models import Order
 from app.orders.service import apply_snapshot
 from app.outbox.models import OutboxMessage
 from app.refunds import issuing
@@ -25,6 +23,7 @@ from app.resolutions import executing, service
 from app.resolutions.models import Resolution
 from app.suppliers.models import SupplierOrder
 from tests.notifications.helpers import events, kinds, paid_order
+from tests.resolutions.helpers import STORED_PHOTO, delivered, placed_days_ago
 from tests.suppliers.e2e import store_shop
 
 STORE_ORDER = {
@@ -62,9 +61,14 @@ def _hold(db) -> None:
     )
 
 
-def _report(db, shop, order, reason: str) -> Resolution:
-    resolution = service.report(db, shop, order, reason=reason, message="It broke", photos=[], photo_names=[],
-                                locale="en", ip="203.0.113.7", user_agent="phone")
+def _report(db, shop, order, reason: str, *, delivered_days_ago: float = 1) -> Resolution:
+    """A claim the policy lets through: the parcel delivered (or overdue, for "not received"), a photo."""
+    if reason == "not_received":
+        placed_days_ago(db, order, 30)
+    else:
+        delivered(db, order, days_ago=delivered_days_ago)
+    resolution = service.report(db, shop, order, reason=reason, message="It broke", photos=[STORED_PHOTO],
+                                photo_names=["box.png"], locale="en", ip="203.0.113.7", user_agent="phone")
     _hold(db)
     db.commit()
     return resolution
@@ -154,12 +158,8 @@ def test_outside_policy_goes_to_the_merchants_queue(db, make_shop, case):
         shop.settings = {**(shop.settings or {}), "resolutions": {"max_auto_refund": "5.00", "version": "v7"}}
         db.commit()
     order = paid_order(db, shop)
-    if case == "outside_window":
-        db.execute(update(Order).where(Order.id == order.id).values(placed_at=utcnow() - timedelta(days=400)))
-        db.commit()
-        db.refresh(order)
     reason = "changed_mind" if case == "store_credit" else "damaged"
-    resolution = _report(db, shop, order, reason)
+    resolution = _report(db, shop, order, reason, delivered_days_ago=400 if case == "outside_window" else 1)
     if case == "outside_window":
         assert resolution.status == "pending_review" and resolution.offers == []
     elif case == "ask_shop":
