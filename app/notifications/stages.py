@@ -26,7 +26,7 @@ STAGES = (
 #     tracking_number  the parcel concerned, when the order has several (optional)
 #     shipment_id      our shipment id (optional, for the merchant's timeline)
 #   resolution_update:
-#     resolution_id, status ("submitted" | "approved" | "denied" | "awaiting_return" |
+#     resolution_id, status ("submitted" | "approved" | "denied" | "awaiting_return" | "reopened" |
 #     "completed"), remedy ("reship" | "partial_refund" | "store_credit" | "full_refund" |
 #     "return_first" | "none"), amount (decimal string), currency, note (the merchant's words)
 # Stages that may be sent more than once per order, once per occurrence (a resolution's status).

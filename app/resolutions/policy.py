@@ -216,6 +216,14 @@ def _offer(policy: Policy, reason: str, remedy: str, total: Decimal, holds: list
     return Offer(remedy=remedy, amount=amount, auto=True, why=("within_window", "within_limit", *evidence))
 
 
+def refund_instead(policy: Policy, reason: str, *, total: Decimal, currency: str, shop_currency: str) -> Offer:
+    """The next remedy when a reship failed (the supplier refused it): a full refund, automatic on
+    the same terms as any other offer (limit, currency, return first)."""
+    holds = ["other_currency"] if currency.upper() != shop_currency.upper() else []
+    offer = _offer(policy, reason, "full_refund", total, holds)
+    return Offer(remedy=offer.remedy, amount=offer.amount, auto=offer.auto, why=("reship_refused", *offer.why))
+
+
 def text(policy: Policy, reason: str, locale: str, currency: str) -> str:
     """The policy as the customer reads it before accepting; its digest is the evidence."""
     lines = [
