@@ -44,6 +44,7 @@ STORE_FULFILMENT_EVENT = 71007
 STORE_TRACKING_UPDATE = 71008
 SUPPLIER_QUEUE = 71009
 INVENTORY_PUBLISH = 71010
+STOCK_CHOICE = 71011
 
 _TRY = text("SELECT pg_try_advisory_lock(:namespace, CAST(:object_id % 2147483648 AS integer))")
 _UNLOCK = text("SELECT pg_advisory_unlock(:namespace, CAST(:object_id % 2147483648 AS integer))")

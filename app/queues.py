@@ -18,6 +18,8 @@ ROUTES = {
     "resolutions.": "store",
     # Our refunds at the store (refundCreate) and the reads that confirm them.
     "refunds.": "store",
+    # A customer's answer to a stock-out, told when its refund is settled.
+    "stockout.": "store",
     "outbox.": "maintenance",
     # Webhook subscriptions and the history import talk to the store's Admin API.
     "shops.": "store",

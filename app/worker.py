@@ -25,6 +25,7 @@ TASK_MODULES = [
     "app.notifications.tasks",
     "app.resolutions.tasks",
     "app.refunds.tasks",
+    "app.stockout.tasks",
     "app.outbox.tasks",
     "app.shops.tasks",
     "app.tracking.tasks",

@@ -90,6 +90,10 @@ _ALL = [
         resolution.reship_refused resolution.reopened
         """),
     *_kinds("resolutions", "shop", "resolution_policy.saved"),
+    *_kinds("stockout", "claims", """
+        stock_choice.asked stock_choice.wait_chosen stock_choice.cancel_chosen stock_choice.refunded
+        stock_choice.refund_failed
+        """),
     *_kinds("disputes", "disputes", "dispute.opened dispute.updated"),
     *_kinds("refunds", "refunds", """
         refund.requested refund.issue_attempt refund.issue_failed refund.issued refund.confirmed refund.failed
