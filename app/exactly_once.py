@@ -50,6 +50,8 @@ ALERT_OUTCOME = 71011
 MERCHANT_MAIL = 71012
 # Submitting a dispute's evidence to the store (app/disputes/submission.py).
 DISPUTE_EVIDENCE = 71013
+# A customer's answer to a stock-out, carried out once (app/stockout).
+STOCK_CHOICE = 71014
 
 _TRY = text("SELECT pg_try_advisory_lock(:namespace, CAST(:object_id % 2147483648 AS integer))")
 _UNLOCK = text("SELECT pg_advisory_unlock(:namespace, CAST(:object_id % 2147483648 AS integer))")

@@ -15,6 +15,7 @@ from app.refunds.models import Refund
 from app.resolutions.models import Resolution
 from app.risk.models import RiskCard, RiskModel, RiskOutcome, RiskRate, RiskScore, RiskSignal
 from app.shops.models import Shop
+from app.stockout.models import StockChoice
 from app.suppliers.health_models import SupplierQueueEntry, SupplierSlaBreach
 from app.suppliers.models import Supplier, SupplierOrder
 from app.suppliers.tables import MappingImport, OrderFlag, SupplierOrderLine, VariantMapping
@@ -56,6 +57,7 @@ __all__ = [
     "Shipment",
     "ShipmentAlert",
     "Shop",
+    "StockChoice",
     "Supplier",
     "StoreFulfilmentEvent",
     "SupplierOrder",

@@ -20,6 +20,8 @@ ROUTES = {
     "refunds.": "store",
     # Disputes: the store's dispute record and our evidence submission (Admin API).
     "disputes.": "store",
+    # A customer's answer to a stock-out, told when its refund is settled.
+    "stockout.": "store",
     "outbox.": "maintenance",
     # Webhook subscriptions and the history import talk to the store's Admin API.
     "shops.": "store",

@@ -33,6 +33,7 @@ from app.db import get_sessionmaker, reset_engine
 from app.migrate import upgrade_to_head
 from app.orders.models import Order
 from app.queues import QUEUES
+from app.sandbox import life as sandbox_life
 from app.sandbox.simulate import simulate_orders
 from app.shops.models import Shop
 from app.status.tokens import status_url
@@ -264,6 +265,8 @@ def run_all(*, port: int, orders_per_minute: float, data_dir: Path | None = None
         if settings.sandbox:
             say(f"dropguard: preparing the demo shop {DEMO_SHOP}")
             simulate_orders(orders=1, rate=1.0, shop_domain=DEMO_SHOP)
+            # Parcels advance by themselves and CJ's stock moves (app/sandbox/life.py).
+            sandbox_life.start()
             status_link = demo_status_url(DEMO_SHOP, timeout=30)
             if orders_per_minute > 0:
                 trickle = Trickle(DEMO_SHOP, orders_per_minute, simulate_orders)

@@ -26,6 +26,7 @@ TASK_MODULES = [
     "app.resolutions.tasks",
     "app.refunds.tasks",
     "app.disputes.tasks",
+    "app.stockout.tasks",
     "app.outbox.tasks",
     "app.shops.tasks",
     "app.tracking.tasks",

@@ -87,10 +87,15 @@ _ALL = [
         resolution.reported resolution.policy_accepted resolution.queued resolution.approved resolution.denied
         resolution.awaiting_return resolution.reship_planned resolution.refund_attempt
         resolution.refund_attempt_failed resolution.refund_created resolution.store_credit_recorded
-        resolution.refund_requested resolution.refund_confirmed resolution.failed
-        resolution.skipped_shop_uninstalled
+        resolution.failed resolution.skipped_shop_uninstalled resolution.refund_requested
+        resolution.refund_confirmed resolution.reship_requested resolution.reship_confirmed
+        resolution.reship_refused resolution.reopened
         """),
     *_kinds("resolutions", "shop", "resolution_policy.saved"),
+    *_kinds("stockout", "claims", """
+        stock_choice.asked stock_choice.wait_chosen stock_choice.cancel_chosen stock_choice.refunded
+        stock_choice.refund_failed
+        """),
     *_kinds("disputes", "disputes", """
         dispute.opened dispute.updated dispute.fetched dispute_fetch.skipped_shop_uninstalled
         dispute.narrative_edited dispute.submission_queued dispute.submission_attempt dispute.submission_failed

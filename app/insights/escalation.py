@@ -44,9 +44,7 @@ def on_urgent(session: Session, shop: Shop, message: CustomerMessage, reason: st
     if order is None or any(r.status in resolutions.OPEN + resolutions.QUEUE for r in resolutions.for_order(session, order)):
         return "raised"
     claim = resolutions.report(session, shop, order, reason=claim_reason, message=message.body or "", photos=[],
-                               photo_names=[], locale=order.locale, ip=None, user_agent=None)
-    if claim.status == "offered":
-        resolutions.ask_shop(session, shop, order, claim)
+                               photo_names=[], locale=order.locale, ip=None, user_agent=None, for_merchant=True)
     evidence.record(session, chain=shop.domain, shop_id=shop.id, order_id=order.id, kind="insights.claim_opened",
                     source="dropguard", data={"message_id": message.id, "resolution_id": claim.id,
                                               "reason": claim_reason, "why": "urgent_message"})

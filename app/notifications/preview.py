@@ -15,6 +15,7 @@ SAMPLE_FACTS = {
     "delayed": {"reason": "stalled"},
     "exception": {"reason": "delivery_failed"},
     "resolution_update": {"status": "approved", "remedy": "partial_refund", "amount": "11.97"},
+    "stock_choice": {"amount": "19.95"},
 }
 
 

@@ -14,6 +14,8 @@ STAGES = (
     "delayed",
     "exception",
     "resolution_update",
+    # No supplier has stock for some items: the customer chooses (app/stockout).
+    "stock_choice",
 )
 # What callers may pass as schedule(..., context=...): non-personal facts the stage's template shows.
 # Stored on the notification (so a retry renders the same words) and validated here.
@@ -29,9 +31,11 @@ STAGES = (
 #                      check_address | contact_shop | rearrange)
 #     shipment_id      our shipment id (optional, for the merchant's timeline)
 #   resolution_update:
-#     resolution_id, status ("submitted" | "approved" | "denied" | "awaiting_return" |
+#     resolution_id, status ("submitted" | "approved" | "denied" | "awaiting_return" | "reopened" |
 #     "completed"), remedy ("reship" | "partial_refund" | "store_credit" | "full_refund" |
 #     "return_first" | "none"), amount (decimal string), currency, note (the merchant's words)
+#   stock_choice:
+#     amount (decimal string, what cancelling the items refunds), currency
 # Stages that may be sent more than once per order, once per occurrence (a resolution's status).
 REPEATABLE = frozenset({"resolution_update"})
 CONTEXT_KEYS = frozenset(

@@ -37,11 +37,13 @@ from app.webhooks.models import WebhookDelivery
 
 ISSUE_TASK = "refunds.issue"
 # Who made a refund: the merchant in the store admin (or another app), or one of ours.
-ISSUERS = ("store", "resolution", "dispute", "alert")
-OURS = frozenset({"resolution", "dispute", "alert"})
+# stockout: the customer cancelled the items no supplier could fill (app/stockout).
+ISSUERS = ("store", "resolution", "dispute", "alert", "stockout")
+OURS = frozenset({"resolution", "dispute", "alert", "stockout"})
 # A refund of one of ours that the store confirmed or that failed: the task told, with the origin's
 # id, so the claim (or dispute, or alert) moves on. Each origin adds its line here.
-SETTLED_TASKS = {"resolution": "resolutions.refund_settled", "alert": "alerts.refund_settled"}
+SETTLED_TASKS = {"resolution": "resolutions.refund_settled", "alert": "alerts.refund_settled",
+                 "stockout": "stockout.refund_settled"}
 # Money that went back, and money on its way.
 PENDING = ("requested", "issued")
 # Ledger kinds of this domain; none is shown to the customer as such (the status page says what
@@ -235,8 +237,9 @@ def _settle_payment(session: Session, order: Order) -> None:
 def notify_origin(session: Session, refund: Refund) -> None:
     """Tell the claim, dispute or alert that asked for this refund that it is settled."""
     task = SETTLED_TASKS.get(refund.issued_by)
-    # An alert's refund is found by the alert through its refund id (refunds carry no alert column).
-    origin = {"resolution": refund.resolution_id, "dispute": refund.dispute_id, "alert": refund.id}.get(refund.issued_by)
+    # An alert and a stock-out choice find their refund by its own id (refunds carry no column for them).
+    origin = {"resolution": refund.resolution_id, "dispute": refund.dispute_id, "alert": refund.id,
+              "stockout": refund.id}.get(refund.issued_by)
     if task and origin:
         enqueue(session, task, origin)
 

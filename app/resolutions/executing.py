@@ -3,8 +3,11 @@
 Refunds are asked of app.refunds (one implementation for claims, disputes and alerts): a refund
 row with a key derived from the resolution's id, issued at the store by the refunds task, and the
 claim completed only when the store confirmed the money went back (`refund_settled`). Reships: a
-new supplier order with its own idempotency key, placed by the suppliers' exactly-once task. Store
-credit is granted by the merchant in the store's admin; approving it here records that decision.
+new supplier order with its own idempotency key, placed by the suppliers' exactly-once task, and the
+claim completed only when the supplier accepted it (`reship_settled`, told by app.resolutions.reships).
+A reship the supplier refuses reopens the claim with the next remedy offered to the customer: a full
+refund. Store credit is granted by the merchant in the store's admin; approving it here records that
+decision.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from app.outbox.service import enqueue
 from app.refunds import reasons
 from app.refunds import service as refunds
 from app.refunds.models import Refund
-from app.resolutions import service
+from app.resolutions import policy as policies
+from app.resolutions import reships, service
 from app.resolutions.models import Resolution
 from app.shops import guard
 from app.shops.models import Shop
@@ -72,8 +76,10 @@ def _reship(session: Session, shop: Shop, order: Order, resolution: Resolution) 
     else:
         enqueue(session, suppliers.PLACE_TASK, so_id)
     resolution.reship_supplier_order_id = so_id
-    _complete(session, shop, order, resolution, "resolution.reship_planned", {"supplier_order_id": so_id, "reference": key})
-    return "completed"
+    # Asked for, not made: the claim completes when the supplier accepts it (reship_settled).
+    service.record(session, shop, resolution, "resolution.reship_requested",
+                   {"supplier_order_id": so_id, "reference": key, "supplier_id": supplier.id})
+    return "reship_requested"
 
 
 def _refund(session: Session, shop: Shop, order: Order, resolution: Resolution) -> str:
@@ -109,6 +115,8 @@ def execute(resolution_id: int) -> str:
         if skipped := guard.skipped_uninstalled(session, shop, "resolution", resolution.id, order_id=resolution.order_id):
             return skipped
         if resolution.remedy == "reship":
+            if resolution.reship_supplier_order_id is not None:  # a run again: asked for already
+                return "reship_requested"
             return _reship(session, shop, order, resolution)
         if resolution.remedy == "store_credit":
             _complete(session, shop, order, resolution, "resolution.store_credit_recorded", {"issued_in": "store_admin"})
@@ -135,4 +143,40 @@ def refund_settled(resolution_id: int) -> str:
             return "completed"
         if refund.status == "failed":
             return _fail(session, shop, resolution, refund.last_error or "the store did not make the refund")
+        return resolution.status
+
+
+def _reopen(session: Session, shop: Shop, order: Order, resolution: Resolution, so: SupplierOrder) -> str:
+    """The reship will not happen: the customer is offered the next remedy (a refund) and told."""
+    error = so.last_error or f"the supplier order ended {so.status}"
+    service.record(session, shop, resolution, "resolution.reship_refused",
+                   {"supplier_order_id": so.id, "supplier_status": so.status, "error": error[:500]})
+    offer = policies.refund_instead(policies.for_shop(shop), resolution.reason, total=order.total_price,
+                                    currency=order.currency, shop_currency=shop.currency)
+    resolution.status, resolution.remedy, resolution.amount, resolution.accepted_at = "offered", None, None, None
+    resolution.offers = [{**offer.as_json(), "after": "reship_refused"}]
+    resolution.last_error = f"the supplier refused the reship: {error}"[:1000]
+    service.record(session, shop, resolution, "resolution.reopened",
+                   {"why": "reship_refused", "offers": resolution.offers})
+    service.notify(session, order, resolution, status="reopened", occurrence=f"{resolution.id}.reopened.{so.id}")
+    return "reopened"
+
+
+def reship_settled(resolution_id: int) -> str:
+    """The claim's reship reached an end at the supplier: accepted (the claim is completed) or
+    refused (the claim is reopened with a refund offered)."""
+    with session_scope() as session:
+        resolution, order = _lock(session, resolution_id)
+        if resolution is None:
+            return "missing"
+        if resolution.status != "approved" or resolution.remedy != "reship" or not resolution.reship_supplier_order_id:
+            return resolution.status  # told twice, or already moved on
+        so = session.get(SupplierOrder, resolution.reship_supplier_order_id)
+        shop = session.get(Shop, resolution.shop_id)
+        if so.status in reships.ACCEPTED:
+            _complete(session, shop, order, resolution, "resolution.reship_confirmed",
+                      {"supplier_order_id": so.id, "external_id": so.external_id, "supplier_status": so.status})
+            return "completed"
+        if so.status in reships.REFUSED:
+            return _reopen(session, shop, order, resolution, so)
         return resolution.status

@@ -26,6 +26,9 @@ class Resolution(TimestampMixin, Base):
     __tablename__ = "resolutions"
     __table_args__ = (
         Index("ix_resolutions_order_id", "order_id"),
+        # A supplier order's answer asks whether it is a claim's reship (app/resolutions/reships.py).
+        Index("ix_resolutions_reship_supplier_order_id", "reship_supplier_order_id",
+              postgresql_where=text("reship_supplier_order_id IS NOT NULL")),
         # The merchant's queue: open items of one shop, oldest first.
         Index(
             "ix_resolutions_queue",

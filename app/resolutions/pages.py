@@ -22,7 +22,7 @@ from app.resolutions import service, uploads
 from app.resolutions.models import Resolution
 from app.status import service as status
 from app.status.pages import _HEADERS, LangQuery, _locale, _not_found, _visitor
-from app.templating import format_money, page_templates, translator
+from app.templating import format_date, format_money, page_templates, translator
 
 router = APIRouter(prefix="/status", include_in_schema=False)
 MAX_MESSAGE = 4000
@@ -58,8 +58,8 @@ def problem_form(token: str, request: Request, session: SessionDep, lang: LangQu
 
 
 def _submit(token: str, locale: str, reason: str, message: str, files: list[tuple[str | None, bytes]],
-            ip: str | None, user_agent: str | None) -> tuple[str, int | str]:
-    """("ok", resolution id) | ("error", i18n key) | ("missing", "")."""
+            ip: str | None, user_agent: str | None) -> tuple[str, int | str | service.ResolutionError]:
+    """("ok", resolution id) | ("error", i18n key or the policy's refusal) | ("missing", "")."""
     with session_scope() as session:
         located = status.locate(session, token)
         if located is None:
@@ -72,6 +72,10 @@ def _submit(token: str, locale: str, reason: str, message: str, files: list[tupl
             photos = [uploads.check(name, data) for name, data in files]
         except uploads.UploadRejected as rejected:
             return "error", rejected.code
+        try:  # judged before anything is stored: a refused claim keeps no photo
+            service.assess(session, located.shop, located.order, reason, photos=len(photos))
+        except service.ResolutionError as refused:
+            return "error", refused
         stored = uploads.store(located.shop.id, photos)
         resolution = service.report(
             session, located.shop, located.order, reason=reason, message=message[:MAX_MESSAGE],
@@ -110,7 +114,7 @@ async def report_problem(token: str, request: Request, lang: LangQuery = None) -
         return await run_in_threadpool(_not_found, request, lang)
     if outcome == "error":
         code = 413 if value == "upload.too_large" else 400
-        return await run_in_threadpool(_refused, request, token, lang, str(value), code, reason, message)
+        return await run_in_threadpool(_refused, request, token, lang, value, code, reason, message)
     suffix = f"?lang={lang}" if lang else ""
     return RedirectResponse(f"/status/{token}/problem/{value}{suffix}", status_code=303, headers=_HEADERS)
 
@@ -122,18 +126,19 @@ def _submit_with_locale(token, lang, reason, message, files, ip, user_agent):
     return _submit(token, locale, reason, message, files, ip, user_agent)
 
 
-def _refused(request: Request, token: str, lang: str | None, code: str, status_code: int, reason: str,
-             message: str) -> HTMLResponse:
+def _refused(request: Request, token: str, lang: str | None, code: str | service.ResolutionError, status_code: int,
+             reason: str, message: str) -> HTMLResponse:
     with session_scope() as session:
         located = status.locate(session, token)
         if located is None:
             return _not_found(request, lang)
         locale = _locale(lang, located.order.locale)
         t = translator(locale)
-        context = _form_context(
-            located, token, locale, error=t(code, size=uploads.MAX_BYTES // (1024 * 1024), count=uploads.MAX_FILES),
-            reason=reason, message=message,
-        )
+        available_from = code.available_from if isinstance(code, service.ResolutionError) else None
+        error = t(str(code), size=uploads.MAX_BYTES // (1024 * 1024), count=uploads.MAX_FILES,
+                  not_received=t("reason.not_received"),
+                  date=format_date(available_from, locale) if available_from else "")
+        context = _form_context(located, token, locale, error=error, reason=reason, message=message)
         return _page(request, "status/problem.html", context, status_code=status_code)
 
 
@@ -162,7 +167,8 @@ def resolution_page(token: str, resolution_id: int, request: Request, session: S
     ]
     context = _form_context(
         located, token, locale, resolution=resolution, offers=offers,
-        policy_text=policies.text(policy, resolution.reason, locale, resolution.currency),
+        policy_text=policies.text(policy, resolution.reason, locale, located.shop.currency),
+        reopened=resolution.status == "offered" and any(o.get("after") for o in resolution.offers),
         amount_text=format_money(resolution.amount, resolution.currency, locale) if resolution.amount else "",
     )
     return _page(request, "status/resolution.html", context)

@@ -47,9 +47,14 @@ def parse(form) -> dict:
         windows[reason] = int(days)
         remedies[reason] = [r for r in policies.REMEDIES if form.get(f"remedy_{reason}_{r}") == "on"]
     return_first = [r for r in policies.REASONS if form.get(f"return_first_{r}") == "on"]
+    photo_required = [r for r in policies.REASONS if form.get(f"photo_required_{r}") == "on"]
+    after = str(form.get("not_received_after_days") or "")
+    if not after.isdigit() or not 0 <= int(after) <= 365:
+        raise ValueError('"not received" must be reportable from 0 to 365 days after the order')
     return {"version": utcnow().strftime("v%Y%m%d-%H%M%S"), "max_auto_refund": f"{limit:.2f}",
             "partial_refund_percent": int(percent), "windows_days": windows, "remedies": remedies,
-            "return_first": return_first}
+            "return_first": return_first, "photo_required": photo_required,
+            "not_received_after_days": int(after)}
 
 
 @router.post("/resolutions/policy", response_model=None)

@@ -36,7 +36,19 @@ REMEDY_TEXT = {
     "full_refund": "Full refund", "return_first": "Return first",
 }
 STATUS_TEXT = {"pending_review": "Needs your decision", "awaiting_return": "Waiting for the return",
-               "failed": "Failed – try again"}
+               "failed": "Failed – try again", "approved": "Being carried out", "completed": "Done",
+               "offered": "Reopened: the customer chooses again", "denied": "Denied"}
+# Why the policy decided (or left it to you): the codes policy.assess writes on each offer.
+WHY_TEXT = {
+    "within_window": "reported within the policy's window",
+    "within_limit": "within your automatic limit",
+    "photo": "photo provided",
+    "carrier_says_delivered": "the carrier reports the parcel delivered",
+    "other_currency": "paid in another currency than your limit's: no exchange rate is applied, so you decide",
+    "over_limit": "above your automatic limit",
+    "merchant_remedy": "this remedy is always yours to decide",
+    "return_first": "the item comes back before a refund for this reason",
+}
 
 
 def _owned(session, shop_id: int, resolution_id: int) -> Resolution | None:
@@ -48,8 +60,11 @@ def _owned(session, shop_id: int, resolution_id: int) -> Resolution | None:
 @router.get("/resolutions", response_class=HTMLResponse)
 def queue_page(request: Request, session: SessionDep, shop: MerchantShop) -> HTMLResponse:
     rows = [(r, session.get(Order, r.order_id)) for r in service.queue(session, shop.id)]
+    automatic = [(r, session.get(Order, r.order_id)) for r in service.decided_by_policy(session, shop.id)]
     context = {
         "rows": rows,
+        "automatic": automatic,
+        "why": lambda r: [WHY_TEXT.get(code, code) for code in (service.offer_for(r, r.remedy) or {}).get("why", [])],
         "reasons": REASON_TEXT,
         "remedies": REMEDY_TEXT,
         "statuses": STATUS_TEXT,

@@ -8,13 +8,14 @@ reship through the supplier) happens in app.resolutions.executing, enqueued from
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import exactly_once
 from app.db import utcnow
 from app.evidence import service as evidence
 from app.fulfilments.models import Shipment
@@ -33,7 +34,12 @@ QUEUE = ("pending_review", "awaiting_return", "failed")
 
 
 class ResolutionError(Exception):
-    """A step that is not possible in the resolution's state (shown to the user, 409)."""
+    """A step that is not possible (a refused claim, or not in the resolution's state): `code` is
+    the customer's text key; `available_from` the date a claim refused as too early becomes possible."""
+
+    def __init__(self, code: str, available_from: datetime | None = None) -> None:
+        super().__init__(code)
+        self.code, self.available_from = code, available_from
 
 
 def record(
@@ -59,33 +65,74 @@ def record(
     order_changed(session, resolution.order_id)  # claims, remedies and refunds feed the analytics
 
 
-def _since(session: Session, order: Order) -> datetime:
-    """The policy's window runs from delivery, or from the order while it is not delivered."""
-    delivered = session.scalar(
-        select(Shipment.delivered_at)
-        .where(Shipment.order_id == order.id, Shipment.delivered_at.is_not(None))
-        .order_by(Shipment.delivered_at.desc())
-        .limit(1)
+_LOST_REASONS = ("lost", "destroyed")
+# A parcel the carrier never scanned this long after it was handed over is lost in all but name.
+NEVER_SCANNED_LOST = timedelta(days=14)
+
+
+def parcel_of(session: Session, order: Order) -> policies.Parcel:
+    """The order's parcels as the policy judges them: delivered once every parcel the carrier
+    tracks is delivered (the window then runs from the last delivery), lost when one is lost,
+    destroyed or going back (or never scanned two weeks after shipping), and the latest estimate of
+    the parcels still on their way."""
+    now = utcnow()
+    shipments = session.scalars(select(Shipment).where(Shipment.order_id == order.id)).all()
+    delivered = [s.delivered_at for s in shipments if s.delivered_at is not None]
+    open_ = [s for s in shipments if s.delivered_at is None]
+    estimates = [s.expected_by for s in open_ if s.expected_by is not None]
+    return policies.Parcel(
+        placed_at=order.placed_at or order.created_at,
+        delivered_at=max(delivered) if delivered and not open_ else None,
+        expected_by=max(estimates) if estimates else None,
+        lost=any(s.status in ("returning", "returned") or s.status_reason in _LOST_REASONS
+                 or (s.first_scan_at is None and s.shipped_at is not None and now - s.shipped_at > NEVER_SCANNED_LOST)
+                 for s in open_),
     )
-    return delivered or order.placed_at or order.created_at
+
+
+def assess(session: Session, shop: Shop, order: Order, reason: str, *, photos: int) -> policies.Assessment:
+    """The claim judged by the shop's policy; raises ResolutionError when it cannot be made (yet)."""
+    assessment = policies.assess(
+        policies.for_shop(shop), reason, parcel=parcel_of(session, order), total=order.total_price,
+        currency=order.currency, shop_currency=shop.currency, photos=photos, now=utcnow())
+    if assessment.refusal:
+        raise ResolutionError(assessment.refusal, assessment.available_from)
+    return assessment
+
+
+def _lock(session: Session, resolution: Resolution) -> Resolution:
+    """The claim re-read under its row lock (after the order's, the order every writer of it
+    follows), so that two answers racing each other see each other: a second accept or decision
+    finds the first one's status and is refused, and the approval is recorded once."""
+    exactly_once.lock_after_store_order(session, Resolution, resolution.id)
+    return resolution  # the same identity, refreshed by the locking read
 
 
 def for_order(session: Session, order: Order) -> list[Resolution]:
     return list(session.scalars(select(Resolution).where(Resolution.order_id == order.id).order_by(Resolution.id)))
 
 
-def notify(session: Session, order: Order, resolution: Resolution) -> None:
-    """The resolution-update email, once per resolution and status."""
+# Statuses whose remedy is decided: only their messages name an outcome and an amount. A pending
+# request promises nothing (a merchant's own template reads the same context).
+DECIDED = ("approved", "completed")
+
+
+def notify(session: Session, order: Order, resolution: Resolution, *, status: str | None = None,
+           occurrence: str | None = None) -> None:
+    """The resolution-update email, once per resolution and status (or `occurrence`)."""
+    status = status or {"pending_review": "submitted"}.get(resolution.status, resolution.status)
+    decided = resolution.status in DECIDED
     notifications.schedule(
         session,
         order,
         stage="resolution_update",
-        occurrence=f"{resolution.id}.{resolution.status}",
+        occurrence=occurrence or f"{resolution.id}.{resolution.status}",
         context={
             "resolution_id": resolution.id,
-            "status": {"pending_review": "submitted", "approved": "approved"}.get(resolution.status, resolution.status),
-            "remedy": resolution.remedy or "",
-            "amount": str(resolution.amount) if resolution.amount is not None else None,
+            "status": status,
+            # awaiting_return: what the customer is to do (send it back), never an amount.
+            "remedy": (resolution.remedy or "") if decided or resolution.status == "awaiting_return" else "",
+            "amount": str(resolution.amount) if decided and resolution.amount is not None else None,
             "currency": resolution.currency,
             "note": resolution.merchant_note or "",
         },
@@ -104,12 +151,18 @@ def report(
     locale: str,
     ip: str | None,
     user_agent: str | None,
+    for_merchant: bool = False,
 ) -> Resolution:
-    if reason not in policies.REASONS:
-        raise ResolutionError("resolution.bad_reason")
+    """A claim the customer makes, judged by the policy; `for_merchant`: opened on the customer's
+    behalf (an urgent message) for the merchant to answer, so nothing is offered or decided by policy."""
+    if for_merchant:
+        if reason not in policies.REASONS:
+            raise ResolutionError("resolution.bad_reason")
+        offers: tuple[policies.Offer, ...] = ()
+    else:
+        offers = assess(session, shop, order, reason, photos=len(photos)).offers
     policy = policies.for_shop(shop)
-    policy_text = policies.text(policy, reason, locale, order.currency)
-    offers = policies.offers(policy, reason, total=order.total_price, since=_since(session, order), now=utcnow())
+    policy_text = policies.text(policy, reason, locale, shop.currency)
     resolution = Resolution(
         shop_id=shop.id,
         order_id=order.id,
@@ -146,7 +199,8 @@ def report(
         customer_messages.record(session, shop, source="claim", source_ref=f"resolution:{resolution.id}",
                                  body=message, order_id=order.id)
     if not offers:
-        record(session, shop, resolution, "resolution.queued", {"why": "outside_policy"})
+        why = "opened_for_merchant" if for_merchant else "outside_policy"
+        record(session, shop, resolution, "resolution.queued", {"why": why})
         notify(session, order, resolution)
     # A complaint raises the order's risk of a refund or dispute: score it again.
     enqueue(session, "risk.rescore_order", order.id, "complaint")
@@ -165,6 +219,7 @@ def accept(
     user_agent: str | None,
 ) -> Resolution:
     """The customer accepts one offered remedy under the policy they were shown."""
+    _lock(session, resolution)
     if resolution.status != "offered":
         raise ResolutionError("resolution.already_decided")
     offer = next((o for o in resolution.offers if o["remedy"] == remedy), None)
@@ -206,6 +261,7 @@ def accept(
 
 def ask_shop(session: Session, shop: Shop, order: Order, resolution: Resolution) -> Resolution:
     """None of the offers suits the customer: the merchant decides."""
+    _lock(session, resolution)
     if resolution.status != "offered":
         raise ResolutionError("resolution.already_decided")
     resolution.status = "pending_review"
@@ -225,6 +281,7 @@ def decide(
     note: str,
 ) -> Resolution:
     """The merchant's answer from the queue: approve (with a remedy) or deny, with a note."""
+    _lock(session, resolution)
     if resolution.status not in QUEUE:
         raise ResolutionError("resolution.not_in_queue")
     order = session.get(Order, resolution.order_id)
@@ -274,3 +331,21 @@ def queue(session: Session, shop_id: int, *, limit: int = 100) -> list[Resolutio
             .limit(limit)
         )
     )
+
+
+def decided_by_policy(session: Session, shop_id: int, *, days: int = 30, limit: int = 100) -> list[Resolution]:
+    """Claims the policy decided without the merchant (the customer accepted an automatic offer),
+    newest first: the merchant sees every one, with its photos and why it was automatic."""
+    return list(
+        session.scalars(
+            select(Resolution)
+            .where(Resolution.shop_id == shop_id, Resolution.decided_by == "customer",
+                   Resolution.accepted_at >= utcnow() - timedelta(days=days))
+            .order_by(Resolution.accepted_at.desc())
+            .limit(limit)
+        )
+    )
+
+
+def offer_for(resolution: Resolution, remedy: str | None) -> dict[str, Any] | None:
+    return next((o for o in resolution.offers if o["remedy"] == remedy), None)

@@ -18,3 +18,9 @@ def execute_resolution(resolution_id: int) -> str:
                  retry_backoff=True)
 def refund_settled(resolution_id: int) -> str:
     return executing.refund_settled(resolution_id)
+
+
+@celery_app.task(name="resolutions.reship_settled", autoretry_for=(OperationalError,), max_retries=8,
+                 retry_backoff=True)
+def reship_settled(resolution_id: int) -> str:
+    return executing.reship_settled(resolution_id)

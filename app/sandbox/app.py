@@ -36,7 +36,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.errors import register_error_handlers
-from app.sandbox import alert_provider, aliexpress, carriers, cj, delivery, mail, runner, sms, tokens
+from app.sandbox import alert_provider, aliexpress, carriers, cj, delivery, life, mail, runner, sms, tokens  # noqa: F401 - life registers its tick
 from app.sandbox.store.inventory_routes import router as store_inventory_router
 from app.sandbox.store.routes import router as store_router
 from app.sandbox.supplier.routes import router as supplier_router

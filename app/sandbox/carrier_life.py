@@ -11,6 +11,7 @@ schedules the next as a sandbox runner job.
 from __future__ import annotations
 
 import json
+import random
 import re
 import uuid
 from dataclasses import dataclass
@@ -86,10 +87,19 @@ _ORIGIN = ["info_received", "picked_up", "departed_origin"]
 _TO_DOOR = [*_ORIGIN, "customs", "arrived_destination", "out_for_delivery"]
 JOURNEYS: dict[str, list[str]] = {
     "delivered": [*_TO_DOOR, "delivered"],
-    "stall": _ORIGIN,  # then no more scans: what a parcel stuck at the origin looks like
+    "stall": _ORIGIN,  # then no more scans: what a parcel stuck at the origin (or lost) looks like
     "delivery_failure": [*_TO_DOOR, "delivery_failed"],
+    # A notice left, then delivered on the second attempt.
+    "second_attempt": [*_TO_DOOR, "delivery_failed", "out_for_delivery", "delivered"],
     "returning": [*_TO_DOOR, "delivery_failed", "returning", "returned"],
 }
+# default_scenario "mix": each new parcel draws its journey with these weights (percent), as a
+# sandbox that lives on its own in `make run` should show every kind of parcel.
+MIX = "mix"
+SCENARIO_MIX = {"delivered": 78, "second_attempt": 8, "delivery_failure": 4, "stall": 5, "returning": 5}
+# With step_seconds > 0 a scan's wait varies around it, and now and then a long hold (customs, a
+# missed connection) delays a parcel: LONG_HOLD_CHANCE of the steps wait LONG_HOLD_FACTOR times longer.
+LONG_HOLD_CHANCE, LONG_HOLD_FACTOR = 0.1, 4
 
 
 class EmulatorError(HTTPException):
@@ -117,8 +127,8 @@ def update_config(changes: dict[str, Any]) -> dict[str, Any]:
     unknown = set(changes) - set(DEFAULTS)
     if unknown:
         raise EmulatorError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-    if "default_scenario" in changes and changes["default_scenario"] not in JOURNEYS:
-        raise EmulatorError(f"scenario must be one of {sorted(JOURNEYS)}")
+    if "default_scenario" in changes and changes["default_scenario"] not in (*JOURNEYS, MIX):
+        raise EmulatorError(f"scenario must be one of {sorted((*JOURNEYS, MIX))}")
     for name in ("step_seconds", "quota_total"):
         if name in changes and (type(changes[name]) is not int or changes[name] < 0):
             raise EmulatorError(f"{name} must be a whole number >= 0")
@@ -157,7 +167,7 @@ def new_parcel(provider: str, number: str, **fields: Any) -> dict[str, Any] | No
     raw = get_redis().get(_k("preset", number))
     preset = json.loads(raw) if raw else {}
     parcel = {
-        "provider": provider, "number": number, "scenario": get_config()["default_scenario"],
+        "provider": provider, "number": number, "scenario": _scenario_for(number, get_config()["default_scenario"]),
         "webhook_url": None, "steps": [], "stopped": False, "registered_at": utcnow().isoformat(),
         **preset, **fields,
     }
@@ -174,11 +184,26 @@ def aftership_by_id(tracking_id: str) -> dict[str, Any] | None:
     return load(AFTERSHIP, number.decode()) if number else None
 
 
+def _scenario_for(number: str, default: str) -> str:
+    """The default journey, or one drawn from SCENARIO_MIX (by the number, so it is repeatable)."""
+    if default != MIX:
+        return default
+    rng = random.Random(f"scenario:{number}")
+    return rng.choices(list(SCENARIO_MIX), weights=list(SCENARIO_MIX.values()))[0]
+
+
+def step_delay(parcel: dict[str, Any], seconds: int) -> float:
+    """How long the parcel's next scan waits: around `seconds`, sometimes a long hold."""
+    rng = random.Random(f"delay:{parcel['number']}:{len(parcel['steps'])}")
+    factor = LONG_HOLD_FACTOR if rng.random() < LONG_HOLD_CHANCE else rng.uniform(0.5, 1.5)
+    return seconds * factor
+
+
 def _schedule(parcel: dict[str, Any]) -> None:
     seconds = int(get_config()["step_seconds"])
     if seconds > 0 and not parcel["stopped"] and _next_step(parcel):
         job = {"provider": parcel["provider"], "number": parcel["number"], "steps": len(parcel["steps"])}
-        runner.schedule("carriers.advance", job, delay=seconds)
+        runner.schedule("carriers.advance", job, delay=step_delay(parcel, seconds))
 
 
 @runner.handler("carriers.advance")

@@ -16,6 +16,7 @@ from app.db import SessionDep
 from app.notifications import branding
 from app.notifications import service as notifications
 from app.status import service
+from app.stockout import service as stock_choices
 from app.templating import LOCALES, normalise_locale, page_templates, translator
 
 router = APIRouter(prefix="/status", include_in_schema=False)
@@ -77,6 +78,7 @@ def order_status(token: str, request: Request, session: SessionDep, lang: LangQu
     if located is None:
         return _not_found(request, lang)
     context = service.page_context(session, located, locale=_locale(lang, located.order.locale))
+    context["stock_choice"] = stock_choices.for_order(session, located.order.id)  # out of stock: the customer chooses
     ip, user_agent = _visitor(request)
     service.record_view(session, located, ip=ip, user_agent=user_agent, locale=context["locale"], page="status")
     session.commit()

@@ -21,6 +21,7 @@ from app.outbox.service import enqueue
 from app.risk import service as risk
 from app.shops import settings as shop_settings
 from app.shops.models import Shop
+from app.stockout import service as stock_choices
 from app.suppliers import address as addresses
 from app.suppliers.events import PLACE_TASK, record_event, record_order_event, reference_for
 from app.suppliers.mapping import mappings_for_line
@@ -65,14 +66,15 @@ def raise_flag(session: Session, shop: Shop, order: Order, kind: str, reason: st
     return True
 
 
-def resolve_flag(session: Session, shop: Shop, order: Order, kind: str, resolution: str) -> bool:
+def resolve_flag(session: Session, shop: Shop, order: Order, kind: str, resolution: str, *,
+                 source: str = "merchant") -> bool:
     flag = session.scalar(select(OrderFlag).where(OrderFlag.order_id == order.id, OrderFlag.kind == kind,
                                                   OrderFlag.resolved_at.is_(None)).with_for_update())
     if flag is None:
         return False
     flag.resolved_at, flag.resolution = utcnow(), resolution
     record_order_event(session, shop, order, f"order.flag_resolved.{kind}",
-                       {"flag_id": flag.id, "resolution": resolution}, source="merchant")
+                       {"flag_id": flag.id, "resolution": resolution}, source=source)
     return True
 
 
@@ -245,8 +247,9 @@ def _none_left(session: Session, shop: Shop, order: Order, failed: SupplierOrder
     data = {"reason": reason, "order_line_ids": line_ids, "last_supplier_id": failed.supplier_id}
     record_event(session, shop, failed, "supplier_order.no_supplier_left", data)
     raise_flag(session, shop, order, "awaiting_customer_choice",
-               f"no supplier can fill {len(line_ids)} line(s) ({reason}): offer the customer to wait or to "
+               f"no supplier can fill {len(line_ids)} line(s) ({reason}): the customer is asked to wait or to "
                "cancel and be refunded", data)
+    stock_choices.ask(session, shop, order, line_ids, reason)  # the message and the status-page choice
     return []
 
 

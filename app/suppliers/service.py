@@ -23,6 +23,7 @@ from app.db import session_scope, utcnow
 from app.external_calls import Call
 from app.orders.models import Order
 from app.outbox.service import enqueue
+from app.resolutions import reships
 from app.shops import guard
 from app.shops.models import Shop
 from app.suppliers import ordering, resilience
@@ -124,6 +125,7 @@ class Result:
 def _fail(session: Session, shop: Shop, so: SupplierOrder, reason: str, data: dict[str, Any]) -> str:
     so.status, so.last_error = "failed", reason
     record_event(session, shop, so, "supplier_order.failed", {"reason": reason, **data})
+    reships.supplier_order_settled(session, so.id, so.status)  # a claim's reship: its claim moves on
     return "failed"
 
 
@@ -277,6 +279,7 @@ def _finish_placed(session: Session, shop: Shop, order: Order, so: SupplierOrder
                  {"external_id": external_id, "external_ids": list(result.external_ids),
                   "supplier_status": result.supplier_status, "adopted": result.kind == "found",
                   "attempt": attempt.number, "order_status": order.status, "calls": calls})
+    reships.supplier_order_settled(session, so.id, so.status)  # a claim's reship: confirmed
     return so.status
 
 
@@ -294,6 +297,10 @@ def _finish(session: Session, attempt: Attempt, result: Result) -> str:
             record_event(session, shop, so, "supplier_order.cancelled", {"reason": result.error, **data})
             return "cancelled"
         status = _fail(session, shop, so, result.error or "refused by the supplier", data)
+        # A claim's refused reship goes back to its claim (the customer's next remedy), not to
+        # another supplier or the order's stock-out choice.
+        if reships.claim_of(session, so.id) is not None:
+            return status
         if order.status != "cancelled" and result.error_kind in FALLBACK_KINDS:
             ordering.fall_back(session, shop, order, so, result.error_kind)
         elif order.status != "cancelled" and result.error_kind == "invalid_address":

@@ -33,6 +33,7 @@ def routers() -> list[APIRouter]:
     from app.status import contact as status_contact
     from app.status import lookup_pages as status_lookup
     from app.status import pages as status
+    from app.stockout import pages as stock_choice
     from app.suppliers import health_pages as supplier_health
     from app.suppliers import pages as suppliers
     from app.suppliers import review_pages as review
@@ -76,4 +77,5 @@ def routers() -> list[APIRouter]:
         status_contact.router,
         status.router,
         customer_resolutions.router,
+        stock_choice.router,
     ]

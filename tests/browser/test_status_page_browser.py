@@ -63,8 +63,11 @@ def _fits_the_screen(tab) -> None:
 def test_lookup_timeline_and_report_a_problem_on_a_phone(db, make_shop, live_server, phone, tmp_path):
     shop = make_shop(name="Lumen")
     order = paid_order(db, shop, locale="fr", country="FR", email="zoe@example.com")
-    add_shipment(db, order, tracking_number="LX123456785CN", carrier="La Poste",
-                 tracking_url="https://www.laposte.fr/outils/suivre-vos-envois?code=LX123456785CN")
+    shipment = add_shipment(db, order, tracking_number="LX123456785CN", carrier="La Poste",
+                            tracking_url="https://www.laposte.fr/outils/suivre-vos-envois?code=LX123456785CN")
+    # Delivered: a damaged item can only be reported once it arrived (app/resolutions/policy.py).
+    shipment.status, shipment.delivered_at = "delivered", shipment.shipped_at
+    db.commit()
 
     phone.goto(f"{live_server}/status")
     assert phone.locator("h1").inner_text() == "Où est ma commande ?"

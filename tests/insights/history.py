@@ -32,6 +32,7 @@ from app.suppliers.tasks import process_callback
 from app.tracking.tasks import process_delivery as process_carrier_delivery
 from app.webhooks.tasks import process_delivery as process_store_delivery
 from tests.factories import order_payload
+from tests.resolutions.helpers import STORED_PHOTO
 from tests.suppliers.helpers import FakeSupplier, hold_outbox, signed_callback
 from tests.tracking.helpers import fresh_number, seventeentrack_webhook
 from tests.webhooks.helpers import record_held
@@ -149,8 +150,10 @@ class History:
         with get_sessionmaker()() as session:
             shop = session.get(Shop, self.shop.id)
             live = session.get(Order, order.id)
-            resolution = resolutions.report(session, shop, live, reason=reason, message=message, photos=[],
-                                            photo_names=[], locale="en", ip="203.0.113.7", user_agent="test")
+            # A photo, as the policy asks for problems with the item itself.
+            resolution = resolutions.report(session, shop, live, reason=reason, message=message,
+                                            photos=[STORED_PHOTO], photo_names=["photo.png"], locale="en",
+                                            ip="203.0.113.7", user_agent="test")
             if accept:
                 resolutions.accept(session, shop, live, resolution, remedy=accept, ip=None, user_agent=None)
             if deny:

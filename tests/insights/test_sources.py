@@ -180,8 +180,10 @@ def test_an_urgent_message_raises_its_order_and_opens_a_claim_when_the_policy_sa
     from app.resolutions.models import Resolution
     from app.shops.models import Shop
     from tests.insights.history import History
+    from tests.resolutions.helpers import delivered
 
     calm, worried = paid_order(db, shop), paid_order(db, shop)
+    delivered(db, calm)
     History(db, None, shop).claim(calm, "damaged", message="A small scratch on the lid", deny=False)
     live = db.get(Shop, shop.id)
     live.settings = {**live.settings, "resolutions": {"proactive_on_urgent": True}}

@@ -25,11 +25,13 @@ STAGE_KEYS = {
     "delayed": "email.delayed.intro",
     "exception": "email.exception.intro",
     "resolution_update": "email.resolution_update.intro",
+    "stock_choice": "email.stock_choice.intro",
 }
 CONTEXTS = {
     "delayed": {"reason": "stalled", "estimate_from": "2026-12-03", "estimate_to": "2026-12-09"},
     "exception": {"reason": "delivery_failed", "estimate_to": "2026-12-12", "tracking_number": "LX123456785CN"},
     "resolution_update": {"status": "approved", "remedy": "partial_refund", "amount": "12.50", "note": "Sorry!"},
+    "stock_choice": {"amount": "19.95", "currency": "EUR"},
 }
 
 

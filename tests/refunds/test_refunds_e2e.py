@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -72,6 +73,7 @@ def _financial(order_id: int) -> str:
 def test_claim_refund_completes_when_the_store_confirms(db, live_server, celery_worker):
     shop = store_shop(db)
     order, store = store_order(db, shop)
+    order.placed_at -= timedelta(days=30)  # overdue: a "not received" claim is possible
     resolution = resolutions.report(db, shop, order, reason="not_received", message="Never came", photos=[],
                                     photo_names=[], locale="en", ip=None, user_agent=None)
     resolutions.accept(db, shop, order, resolution, remedy="full_refund", ip=None, user_agent=None)

@@ -19,3 +19,34 @@ def report(client, token: str, *, reason: str = "damaged", message: str = "Crack
         files=files or [],
         follow_redirects=False,
     )
+
+
+# What the row keeps of one stored photo (service.report counts them; the file is not read).
+STORED_PHOTO = {"name": "0" * 32 + ".png", "type": "image/png", "size": len(PNG), "sha256": "0" * 64}
+
+
+def delivered(db, order, *, days_ago: float = 1):
+    """The order's parcel delivered by the carrier `days_ago` days ago (committed)."""
+    from datetime import timedelta
+
+    from app.db import utcnow
+    from tests.notifications.helpers import add_shipment
+
+    shipment = add_shipment(db, order)
+    shipment.status, shipment.delivered_at = "delivered", utcnow() - timedelta(days=days_ago)
+    db.commit()
+    return shipment
+
+
+def placed_days_ago(db, order, days: float) -> None:
+    """The order placed `days` days ago (a "not received" claim is possible once it is overdue)."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from app.db import utcnow
+    from app.orders.models import Order
+
+    db.execute(update(Order).where(Order.id == order.id).values(placed_at=utcnow() - timedelta(days=days)))
+    db.commit()
+    db.refresh(order)

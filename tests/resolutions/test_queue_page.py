@@ -95,7 +95,8 @@ def _policy_form(token: str, **overrides) -> dict:
     for reason in ("not_received", "damaged", "not_as_described", "wrong_item", "changed_mind"):
         form[f"window_{reason}"] = "45"
     form |= {"remedy_damaged_partial_refund": "on", "remedy_damaged_store_credit": "on",
-             "remedy_not_received_reship": "on", "return_first_changed_mind": "on"}
+             "remedy_not_received_reship": "on", "return_first_changed_mind": "on",
+             "photo_required_damaged": "on", "not_received_after_days": "12"}
     return form | overrides
 
 
@@ -111,6 +112,7 @@ def test_policy_form_saves_a_new_version_for_the_callers_shop_only(db, client, m
     assert policy.max_auto_refund == Decimal("20.00") and policy.partial_refund_percent == 25
     assert policy.remedies["damaged"] == ["partial_refund", "store_credit"]
     assert policy.windows_days["wrong_item"] == 45 and policy.return_first == {"changed_mind"}
+    assert policy.photo_required == {"damaged"} and policy.not_received_after_days == 12
     assert policy.version.startswith("v")
     assert policies.for_shop(db.get(Shop, shop_b.id)).version == "default-1"
 

@@ -7,7 +7,6 @@ answered, still leaves exactly one refund there.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 
 import httpx
@@ -16,7 +15,6 @@ from sqlalchemy import select, update
 
 from app.db import utcnow
 from app.notifications.models import Notification
-from app.orders.models import Order
 from app.orders.service import apply_snapshot
 from app.outbox.models import OutboxMessage
 from app.refunds import issuing
@@ -25,6 +23,7 @@ from app.resolutions import executing, service
 from app.resolutions.models import Resolution
 from app.suppliers.models import SupplierOrder
 from tests.notifications.helpers import events, kinds, paid_order
+from tests.resolutions.helpers import STORED_PHOTO, delivered, placed_days_ago
 from tests.suppliers.e2e import store_shop
 
 STORE_ORDER = {
@@ -62,9 +61,14 @@ def _hold(db) -> None:
     )
 
 
-def _report(db, shop, order, reason: str) -> Resolution:
-    resolution = service.report(db, shop, order, reason=reason, message="It broke", photos=[], photo_names=[],
-                                locale="en", ip="203.0.113.7", user_agent="phone")
+def _report(db, shop, order, reason: str, *, delivered_days_ago: float = 1) -> Resolution:
+    """A claim the policy lets through: the parcel delivered (or overdue, for "not received"), a photo."""
+    if reason == "not_received":
+        placed_days_ago(db, order, 30)
+    else:
+        delivered(db, order, days_ago=delivered_days_ago)
+    resolution = service.report(db, shop, order, reason=reason, message="It broke", photos=[STORED_PHOTO],
+                                photo_names=["box.png"], locale="en", ip="203.0.113.7", user_agent="phone")
     _hold(db)
     db.commit()
     return resolution
@@ -135,9 +139,11 @@ def test_reship_places_a_new_supplier_order_with_its_own_key(db, make_shop):
     service.accept(db, shop, order, resolution, remedy="reship", ip=None, user_agent=None)
     _hold(db)
     db.commit()
-    assert executing.execute(resolution.id) == "completed"
-    assert executing.execute(resolution.id) == "completed"
+    # Asked of the supplier, not yet made: the claim stays approved (the customer is not told "done").
+    assert executing.execute(resolution.id) == "reship_requested"
+    assert executing.execute(resolution.id) == "reship_requested"
     db.expire_all()
+    assert db.get(Resolution, resolution.id).status == "approved"
     reships = db.scalars(select(SupplierOrder).where(SupplierOrder.order_id == order.id,
                                                      SupplierOrder.idempotency_key.like("%-rs%"))).all()
     assert len(reships) == 1 and reships[0].idempotency_key.endswith(f"-rs{resolution.id}")
@@ -154,12 +160,8 @@ def test_outside_policy_goes_to_the_merchants_queue(db, make_shop, case):
         shop.settings = {**(shop.settings or {}), "resolutions": {"max_auto_refund": "5.00", "version": "v7"}}
         db.commit()
     order = paid_order(db, shop)
-    if case == "outside_window":
-        db.execute(update(Order).where(Order.id == order.id).values(placed_at=utcnow() - timedelta(days=400)))
-        db.commit()
-        db.refresh(order)
     reason = "changed_mind" if case == "store_credit" else "damaged"
-    resolution = _report(db, shop, order, reason)
+    resolution = _report(db, shop, order, reason, delivered_days_ago=400 if case == "outside_window" else 1)
     if case == "outside_window":
         assert resolution.status == "pending_review" and resolution.offers == []
     elif case == "ask_shop":
@@ -212,3 +214,72 @@ def test_an_offer_not_made_cannot_be_accepted(db, make_shop):
     with pytest.raises(service.ResolutionError):
         service.accept(db, shop, order, resolution, remedy="store_credit", ip=None, user_agent=None)
     db.rollback()
+
+
+def _reship_asked(db, shop, order) -> tuple[Resolution, SupplierOrder]:
+    resolution = _report(db, shop, order, "damaged")
+    service.accept(db, shop, order, resolution, remedy="reship", ip=None, user_agent=None)
+    _hold(db)
+    db.commit()
+    assert executing.execute(resolution.id) == "reship_requested"
+    db.expire_all()
+    resolution = db.get(Resolution, resolution.id)
+    return resolution, db.get(SupplierOrder, resolution.reship_supplier_order_id)
+
+
+def _supplier_says(db, so: SupplierOrder, status: str) -> None:
+    """The supplier's answer as app.suppliers records it, with the claim told in the same transaction."""
+    from app.resolutions import reships
+
+    so.status, so.last_error = status, "out_of_stock: DL-1" if status == "failed" else None
+    reships.supplier_order_settled(db, so.id, status)
+    _hold(db)
+    db.commit()
+    told = db.scalars(select(OutboxMessage).where(OutboxMessage.task_name == "resolutions.reship_settled",
+                                                  OutboxMessage.args == [so_resolution(db, so)])).all()
+    assert told, "the claim hears how its reship went"
+
+
+def so_resolution(db, so: SupplierOrder) -> int:
+    return db.scalar(select(Resolution.id).where(Resolution.reship_supplier_order_id == so.id))
+
+
+def test_a_reship_completes_only_when_the_supplier_accepted_it(db, make_shop):
+    shop = make_shop()
+    order = paid_order(db, shop)
+    resolution, so = _reship_asked(db, shop, order)
+    assert executing.reship_settled(resolution.id) == "approved"  # still pending at the supplier
+    _supplier_says(db, so, "placed")
+    assert executing.reship_settled(resolution.id) == "completed"
+    assert executing.reship_settled(resolution.id) == "completed"  # told twice: nothing new
+    ledger = kinds(order.id, "resolution.")
+    assert ledger.count("resolution.reship_confirmed") == 1 and "resolution.reship_planned" not in ledger
+    stages = db.scalars(select(Notification.stage).where(Notification.order_id == order.id)).all()
+    assert f"resolution_update:{resolution.id}.completed" in stages
+
+
+def test_a_refused_reship_reopens_the_claim_with_a_refund_offered(db, make_shop):
+    shop = make_shop()
+    order = paid_order(db, shop)
+    resolution, so = _reship_asked(db, shop, order)
+    _supplier_says(db, so, "failed")
+    assert executing.reship_settled(resolution.id) == "reopened"
+    assert executing.reship_settled(resolution.id) == "offered"  # told twice: reopened once
+    db.expire_all()
+    reopened = db.get(Resolution, resolution.id)
+    assert (reopened.status, reopened.remedy) == ("offered", None)
+    assert [(o["remedy"], o["amount"], o["auto"], o["after"]) for o in reopened.offers] == [
+        ("full_refund", str(order.total_price), True, "reship_refused")]
+    assert "out_of_stock" in reopened.last_error
+    ledger = kinds(order.id, "resolution.")
+    assert ledger.count("resolution.reship_refused") == 1 and ledger.count("resolution.reopened") == 1
+    assert "resolution.reship_confirmed" not in ledger and "resolution.completed" not in ledger
+    (told,) = db.scalars(select(Notification).where(
+        Notification.order_id == order.id, Notification.stage == f"resolution_update:{resolution.id}.reopened.{so.id}"))
+    assert told.context["status"] == "reopened" and told.context["remedy"] == ""
+    # The customer takes the refund: carried out like any refund within policy.
+    service.accept(db, shop, order, reopened, remedy="full_refund", ip=None, user_agent=None)
+    _hold(db)
+    db.commit()
+    assert reopened.status == "approved"
+    assert executing.execute(resolution.id) == "refund_requested"

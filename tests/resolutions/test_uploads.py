@@ -10,7 +10,7 @@ from app.resolutions import uploads
 from app.resolutions.models import Resolution
 from app.status.tokens import token_for
 from tests.notifications.helpers import events, paid_order
-from tests.resolutions.helpers import JPEG, PNG, WEBP, report
+from tests.resolutions.helpers import JPEG, PNG, WEBP, delivered, report
 
 
 @pytest.fixture
@@ -45,6 +45,7 @@ def test_path_tricks_in_names_are_refused(name):
 def test_report_with_photos_is_stored_under_random_names(db, client, make_shop, upload_dir):
     shop = make_shop()
     order = paid_order(db, shop)
+    delivered(db, order)
     files = [("photos", ("IMG 0001.JPG", JPEG, "image/jpeg")), ("photos", ("box.png", PNG, "image/png"))]
     response = report(client, token_for(order), files=files)
     assert response.status_code == 303, response.text
@@ -70,6 +71,7 @@ def test_report_with_photos_is_stored_under_random_names(db, client, make_shop, 
 def test_refused_uploads_say_why_and_store_nothing(db, client, make_shop, upload_dir, files, status, phrase):
     shop = make_shop()
     order = paid_order(db, shop)
+    delivered(db, order)
     response = report(client, token_for(order), message="Keep my words", files=files)
     assert response.status_code == status
     assert phrase in response.text

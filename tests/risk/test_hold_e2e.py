@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -119,6 +120,7 @@ def test_risky_order_is_held_with_reasons_carded_once_rescored_and_released(db, 
     # and the new score version gets its own card.
     with get_sessionmaker()() as session:
         order = session.get(Order, risky.id)
+        order.placed_at -= timedelta(days=30)  # overdue: a "not received" claim is possible
         resolutions.report(session, session.get(Shop, shop.id), order, reason="not_received", message="Where is it?",
                            photos=[], photo_names=[], locale="en", ip=None, user_agent=None)
         session.commit()

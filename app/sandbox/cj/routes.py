@@ -29,6 +29,7 @@ from app.sandbox.cj.state import (
     open_id_of,
     order_detail,
     push,
+    push_stock,
     refresh,
     reset,
     save_order,
@@ -211,7 +212,8 @@ def _control_routes(router: APIRouter, deliver: Deliver) -> None:
         if level.vid not in VARIANTS:
             raise HTTPException(404, f"no variant {level.vid}")
         get_redis().hset(state_key("stock"), level.vid, level.stock)
-        return {"stock": {level.vid: level.stock}}
+        # CJ announces a stock change with a signed STOCK message, as for orders.
+        return {"stock": {level.vid: level.stock}, "webhooks": push_stock(level.vid, deliver)}
 
     @router.post("/_control/accounts")
     def control_new_account() -> dict[str, Any]:

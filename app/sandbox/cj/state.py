@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import random
 import secrets
 import time
 import uuid
@@ -208,18 +209,50 @@ def _messages(order: dict[str, Any], *, order_changed: bool, logistic_changed: b
 
 
 def push(order: dict[str, Any], deliver: Deliver, **changes: bool) -> list[dict[str, Any]]:
-    r, results = get_redis(), []
-    open_id = r.hget(state_key("accounts"), order["api_key"]).decode()
+    results = []
     for topic, message in _messages(order, **changes):
-        envelope = {"messageId": uuid.uuid4().hex, **message, "openId": int(open_id)}
-        body = json.dumps(envelope, separators=(",", ":")).encode()
-        for url in _callbacks(order["api_key"], topic):
-            headers = {"Content-Type": "application/json", "sign": sign_body(body, open_id)}
-            record = {"messageId": envelope["messageId"], "type": envelope["type"], "url": url,
-                      "status": deliver(url, body, headers), "attempts": 1, "body": body.decode()}
-            r.rpush(state_key("deliveries"), json.dumps(record))
-            results.append({k: v for k, v in record.items() if k != "body"})
+        results += _send(order["api_key"], topic, message, deliver)
     return results
+
+
+def _send(api_key: str, topic: str, message: dict[str, Any], deliver: Deliver) -> list[dict[str, Any]]:
+    """One signed message to each of the account's URLs for `topic`, logged for redelivery."""
+    r, results = get_redis(), []
+    open_id = r.hget(state_key("accounts"), api_key).decode()
+    envelope = {"messageId": uuid.uuid4().hex, **message, "openId": int(open_id)}
+    body = json.dumps(envelope, separators=(",", ":")).encode()
+    for url in _callbacks(api_key, topic):
+        headers = {"Content-Type": "application/json", "sign": sign_body(body, open_id)}
+        record = {"messageId": envelope["messageId"], "type": envelope["type"], "url": url,
+                  "status": deliver(url, body, headers), "attempts": 1, "body": body.decode()}
+        r.rpush(state_key("deliveries"), json.dumps(record))
+        results.append({k: v for k, v in record.items() if k != "body"})
+    return results
+
+
+def push_stock(vid: str, deliver: Deliver) -> list[dict[str, Any]]:
+    """CJ's STOCK message for one variant's new level, to every account that subscribed to stock
+    news with /webhook/set (the catalogue is shared; CJ sends stock news only when asked to)."""
+    r = get_redis()
+    level = max(int(r.hget(state_key("stock"), vid) or 0), 0)
+    message = {"type": "STOCK", "messageType": "UPDATE",
+               "params": {vid: [{"vid": vid, "areaId": 2, "areaEn": "China Warehouse", "storageNum": level}]}}
+    results = []
+    for api_key in r.hkeys(state_key("accounts")):
+        if r.hget(state_key("callbacks", api_key.decode()), "stock") is not None:
+            results += _send(api_key.decode(), "stock", message, deliver)
+    return results
+
+
+def drift_stock(rng: random.Random, deliver: Deliver) -> tuple[str, int, list[dict[str, Any]]]:
+    """The sandbox's life: one variant sells some units or is restocked, and CJ says so."""
+    seed()
+    vid = rng.choice(sorted(VARIANTS))
+    r = get_redis()
+    level = max(int(r.hget(state_key("stock"), vid) or 0), 0)
+    change = rng.randint(20, 60) if level < 5 else -rng.randint(1, min(level, 8))
+    r.hset(state_key("stock"), vid, level + change)
+    return vid, level + change, push_stock(vid, deliver)
 
 
 def _track(order: dict[str, Any], status: int, activity: str, location: str | None = None) -> None:

@@ -1,0 +1,1 @@
+"""Customer choice on stock-out."""
