@@ -1,7 +1,7 @@
 """insights: orders waiting for the batched refresh (one task per batch instead of per fact change)
 
 Revision ID: 9b3e5c7a1d42
-Revises: 4d1f7a2c9e35
+Revises: 7c2e9b4d1a60
 Create Date: 2026-12-04 21:00:00
 """
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision: str = '9b3e5c7a1d42'
-down_revision: str | None = '4d1f7a2c9e35'
+down_revision: str | None = '7c2e9b4d1a60'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

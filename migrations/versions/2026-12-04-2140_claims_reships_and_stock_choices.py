@@ -1,7 +1,7 @@
 """claims: a reship's supplier order found from its claim; the customer's choice on stock-out
 
 Revision ID: 9c3e5a71d2b4
-Revises: 4d1f7a2c9e35
+Revises: 9b3e5c7a1d42
 Create Date: 2026-12-04 21:20:00
 """
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "9c3e5a71d2b4"
-down_revision: str | None = "4d1f7a2c9e35"
+down_revision: str | None = "9b3e5c7a1d42"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
