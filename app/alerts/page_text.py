@@ -7,7 +7,7 @@ from app.web.phrases import Phrasebook
 
 TEXT = Phrasebook({
     "en": {
-        "nav": "Outcomes",
+        "nav.outcomes": "Outcomes",
         "tabs": "Dispute outcomes pages",
         "tab.outcomes": "Outcomes",
         "tab.ratios": "Ratios",
@@ -177,7 +177,7 @@ TEXT = Phrasebook({
         "mail.digest.body": "Your shop's evidence chain on {day}:\n\nEvents: {count}\nChain head (SHA-256): {hash}\nLast event recorded: {head_at}\n\nKeep this e-mail. Dropguard checks its chain against these digests; if anyone rewrote past evidence, the chain would no longer lead to this hash.",
     },
     "fr": {
-        "nav": "Issues",
+        "nav.outcomes": "Résultats",
         "tabs": "Pages des issues de litiges",
         "tab.outcomes": "Issues",
         "tab.ratios": "Ratios",

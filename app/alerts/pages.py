@@ -31,7 +31,7 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 PATH = "/admin/outcomes"
 TABS = (("outcomes", PATH), ("ratios", f"{PATH}/ratios"), ("alerts", f"{PATH}/alerts"),
         ("digests", f"{PATH}/digests"))
-nav.register("outcomes", TEXT.text("en", "nav"), PATH, order=36)
+nav.register("outcomes", "nav.outcomes", PATH, order=48, group="insights")
 
 register_attention("ratio_at_threshold", "attention.ratio_at_threshold", f"{PATH}/ratios",
                    lambda session, shop: ratio_watch.current_warnings(session, shop, "at_threshold"),

@@ -8,7 +8,7 @@ from app.web.phrases import Phrasebook
 
 TEXT = Phrasebook({
     "en": {
-        "nav": "Disputes",
+        "nav.disputes": "Disputes",
         "title": "Disputes",
         "subtitle": "Chargebacks and inquiries on your orders, the evidence your records hold for each, and the time left to answer.",
         "list.none": "No dispute yet. When a customer's bank disputes a payment, it appears here at once with its evidence.",
@@ -52,10 +52,10 @@ TEXT = Phrasebook({
         "submit.closed": "This dispute is {status}: there is nothing more to send.",
         "panel.heading": "Dispute",
         "panel.open": "Open the dispute",
-        "attention": "{count} disputes need an answer soon",
+        "disputes.attention": "{count} disputes need an answer soon",
     },
     "fr": {
-        "nav": "Litiges",
+        "nav.disputes": "Litiges",
         "title": "Litiges",
         "subtitle": "Rétrofacturations et demandes sur vos commandes, les preuves que vos registres contiennent pour chacune, et le temps restant pour répondre.",
         "list.none": "Aucun litige pour l'instant. Quand la banque d'un client conteste un paiement, il apparaît ici aussitôt avec ses preuves.",
@@ -99,6 +99,6 @@ TEXT = Phrasebook({
         "submit.closed": "Ce litige est {status} : il n'y a plus rien à envoyer.",
         "panel.heading": "Litige",
         "panel.open": "Ouvrir le litige",
-        "attention": "{count} litiges attendent bientôt une réponse",
+        "disputes.attention": "{count} litiges attendent bientôt une réponse",
     },
 })

@@ -32,7 +32,7 @@ from app.web.rendering import render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 PATH = "/admin/disputes"
-nav.register("disputes", TEXT.text("en", "nav"), PATH, order=42)
+nav.register("disputes", "nav.disputes", PATH, order=42, group="orders")
 DisputeId = Annotated[int, Path(ge=1, le=2**62)]
 # Statuses after which evidence can no longer change.
 LOCKED = ("queued", "submitting", "submitted")

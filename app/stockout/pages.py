@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session
 
 from app import exactly_once
@@ -26,6 +26,7 @@ from app.stockout.models import StockChoice
 from app.stockout.page_text import TEXT
 from app.templating import format_datetime, format_money, page_templates, translator
 from app.web.attention import register_attention
+from app.web.order_filters import register_order_filter
 from app.web.panels import register_order_panel
 
 router = APIRouter(prefix="/status", include_in_schema=False)
@@ -98,5 +99,14 @@ def _order_panel(session: Session, shop: Shop, order: Order) -> dict[str, Any] |
 
 
 register_order_panel("stock_choice", "stockout/_order_panel.html", _order_panel, order=25)
-register_attention("stock_choices", "home.attention.stock_choices", "/admin/orders?flag=awaiting_customer_choice",
+def _stock_choice_open(shop: Shop, value: str) -> ColumnElement[bool]:
+    """Orders whose customer has not answered the stock-out question yet, or whose refund failed."""
+    found = exists(select(StockChoice.id).where(StockChoice.order_id == Order.id, StockChoice.shop_id == shop.id,
+                                                StockChoice.status.in_(service.OPEN)))
+    return found if value == "yes" else ~found
+
+
+register_order_filter("stock_choice_open", "filter.stock_choice_open", {"yes": "filter.yes", "no": "filter.no"},
+                      _stock_choice_open, order=50)
+register_attention("stock_choices", "home.attention.stock_choices", "/admin/orders?stock_choice_open=yes",
                    service.count_open, tone="warning", order=35)
