@@ -85,6 +85,10 @@ def _time(value: Any) -> datetime:
     moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     if moment.tzinfo is None:
         raise ValueError("no time zone")
+    # Exactly as exported: fromisoformat also reads other separators and forms of the same instant,
+    # and an edited file must not verify because it still means the same time.
+    if c.iso(moment) != value:
+        raise ValueError(f"time {value!r} is not written as the export writes times")
     return moment
 
 
@@ -101,6 +105,8 @@ def verify(raw: bytes) -> Verdict:
             return _refuse("the file is not in canonical form: it was edited after export")
     except (TypeError, ValueError) as error:
         return _refuse(f"the file holds values canonical JSON cannot carry: {error}")
+    if set(document) != DOCUMENT_MEMBERS:
+        return _refuse(f"the file holds other members than an export: {sorted(set(document) ^ DOCUMENT_MEMBERS)}")
     chain, events, links = document.get("chain"), document.get("events"), document.get("links")
     if not isinstance(chain, str) or not isinstance(events, list) or not isinstance(links, list) or not events:
         return _refuse("the file names no chain or no events")
@@ -110,7 +116,20 @@ def verify(raw: bytes) -> Verdict:
         return _refuse(f"malformed record: {error}")
 
 
+# The exact members of each record: a renamed or extra member (e.g. "personal" spelt otherwise, which
+# would let an edited personal part pass unchecked) is refused, not ignored.
+EVENT_MEMBERS = frozenset({"seq", "kind", "source", "order_id", "occurred_at", "recorded_at", "data", "personal_digest",
+                           "personal", "personal_salt", "digest", "prev_hash", "hash", "hash_version"})
+LINK_MEMBERS = frozenset({"seq", "recorded_at", "digest", "prev_hash", "hash", "hash_version"})
+DOCUMENT_MEMBERS = frozenset({"format", "version", "chain", "events", "links"})
+
+
 def _check(chain: str, events: list[dict[str, Any]], links: list[dict[str, Any]]) -> Verdict:
+    for kind, records, members in (("event", events, EVENT_MEMBERS), ("link", links, LINK_MEMBERS)):
+        for record in records:
+            if not isinstance(record, dict) or set(record) != members:
+                return _refuse(f"a {kind} record does not hold exactly the members of an export "
+                               f"({sorted(set(record) ^ members) if isinstance(record, dict) else type(record).__name__})")
     for event in events:
         version = int(event["hash_version"])
         digest = c.content_digest(chain=chain, kind=event["kind"], source=event["source"], order_id=event["order_id"],

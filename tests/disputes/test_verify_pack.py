@@ -53,9 +53,15 @@ def test_export_verifies_offline_and_one_changed_byte_is_refused(db, shop, clien
     result = _cli(bad)
     assert result.returncode == 1 and result.stderr.startswith("REFUSED:")
 
-    # Any single byte, anywhere: refused.
+    # A member renamed (here the scan's personal part, which would then go unchecked): refused.
+    renamed = raw.replace(b'"personal":{', b'"qersonal":{', 1)
+    assert renamed != raw and not export.verify(renamed).ok
+
+    # Any single byte, anywhere: refused (every byte of the first scan event, 300 others at random).
     rng = random.Random(14)
-    for position in rng.sample(range(len(raw)), 300):
+    scan = raw.index(b'"personal":{')
+    around = range(max(0, scan - 600), min(len(raw), scan + 600))
+    for position in [*around, *rng.sample(range(len(raw)), 300)]:
         changed = bytearray(raw)
         changed[position] = (changed[position] + rng.randint(1, 255)) % 256
         assert not export.verify(bytes(changed)).ok, (position, raw[max(0, position - 20):position + 20])
