@@ -58,6 +58,18 @@ COVERED_ROUTES = {
     ("GET", "/api/insights/notification-effect"), ("GET", "/api/insights/orders"), ("GET", "/api/insights/advice"),
     ("GET", "/api/insights/messages"), ("POST", "/api/insights/advice/{recommendation_id}/apply"),
     ("POST", "/api/insights/messages/{message_id}/correction"), ("POST", "/api/classify"),
+    # Disputes, outcomes, branding and the order page's proof and fixes: cases in
+    # tests/api/test_tenancy_disputes_orders.py, tests/disputes/test_pages.py (list and dispute page)
+    # and tests/alerts/test_outcome_pages.py (outcomes, alerts, digests pages).
+    ("GET", "/api/disputes"), ("GET", "/api/disputes/{dispute_id}"), ("GET", "/api/disputes/{dispute_id}/evidence.pdf"),
+    ("GET", "/api/disputes/{dispute_id}/evidence-export.json"), ("GET", "/admin/disputes"),
+    ("GET", "/admin/disputes/{dispute_id}"), ("GET", "/admin/disputes/{dispute_id}/evidence.pdf"),
+    ("GET", "/admin/disputes/{dispute_id}/evidence-export.json"), ("POST", "/admin/disputes/{dispute_id}/narrative"),
+    ("POST", "/admin/disputes/{dispute_id}/submit"), ("GET", "/admin/outcomes"), ("GET", "/admin/outcomes/ratios"),
+    ("GET", "/admin/outcomes/alerts"), ("GET", "/admin/outcomes/digests"), ("POST", "/admin/outcomes/digests/check"),
+    ("GET", "/admin/notifications/branding"), ("POST", "/admin/notifications/branding"),
+    ("GET", "/admin/orders/{order_id}/proof"), ("POST", "/admin/orders/{order_id}/address"),
+    ("POST", "/admin/orders/{order_id}/order-now"), ("POST", "/admin/orders/{order_id}/release"),
 }
 
 
