@@ -84,7 +84,8 @@ def test_lookup_timeline_and_report_a_problem_on_a_phone(db, make_shop, live_ser
     phone.fill("#email", "ZOE@example.com")
     phone.click("button[type=submit]")
     phone.wait_for_selector("ol.timeline")
-    assert "/status/" in phone.url and phone.locator("h1").inner_text() == "Expédiée"
+    # The parcel was delivered: the heading follows the parcel (app/status/journey.py).
+    assert "/status/" in phone.url and phone.locator("h1").inner_text() == "Livrée"
     assert f"Commande {order.name}" in phone.locator("main").inner_text()
     timeline = phone.locator("ol.timeline").inner_text()
     assert "Paiement confirmé" in timeline and "Expédiée avec La Poste" in timeline

@@ -45,7 +45,7 @@ def _supplier(db, shop, name="Alpha") -> Supplier:
 
 
 def _policy_form(token: str) -> dict:
-    form = {"id_token": token, "max_auto_refund": "40.00", "partial_refund_percent": "25"}
+    form = {"id_token": token, "max_auto_refund": "40.00", "partial_refund_percent": "25", "not_received_after_days": "20"}
     for reason in REASONS:
         form[f"window_{reason}"] = "45"
         form[f"remedy_{reason}_reship"] = "on"
