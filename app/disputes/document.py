@@ -5,6 +5,11 @@ readable without zooming and printable in black and white. The limits of the "sc
 (facts §1.3) are enforced here: at most MAX_PAGES pages (under Shopify's 50 and Amex's 20) and
 photos downsampled to greyscale JPEG, so a pack stays well under 1 MB (Shopify: < 2 MB per file).
 
+PDF/A-2b (Shopify asks for PDF/A): fpdf2's `enforce_compliance` writes the XMP identification and
+an sRGB OutputIntent and refuses core fonts and encryption; the fonts in ./fonts (DejaVu Sans, and
+Droid Sans Fallback for CJK) are embedded as subsets, so any customer's name or message prints as
+written instead of being folded to Latin-1.
+
 Pages: response summary, evidence checklist, timeline, carrier scans, messages, policy, photos, and
 the ledger proof page (each cited event's digest and hash recomputed, and the chain check result).
 """
@@ -12,8 +17,8 @@ the ledger proof page (each cited event's digest and hash recomputed, and the ch
 from __future__ import annotations
 
 import io
-import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
@@ -30,6 +35,9 @@ MAX_PAGES = 20
 MAX_BYTES = 2 * 1024 * 1024
 PHOTO_PIXELS = 900
 _BODY, _SMALL = 10, 8
+COMPLIANCE = "PDFA_2B"
+_FONTS = Path(__file__).with_name("fonts")
+_SANS, _MONO, _FALLBACK = "DejaVuSans", "DejaVuSansMono", "DroidSansFallback"
 
 
 @dataclass
@@ -43,22 +51,20 @@ class Rendered:
 
 
 def plain(text: object) -> str:
-    """The core PDF fonts carry Latin-1 only: fold accents, replace what remains."""
-    value = str(text if text is not None else "")
-    value = value.replace("\u2013", "-").replace("\u2014", "-").replace("\u2019", "'").replace("\u201c", '"') \
-        .replace("\u201d", '"').replace("\u2026", "...")
-    try:
-        value.encode("latin-1")
-        return value
-    except UnicodeEncodeError:
-        folded = unicodedata.normalize("NFKD", value)
-        return "".join(ch for ch in folded if not unicodedata.combining(ch)).encode("latin-1", "replace").decode(
-            "latin-1")
+    """The text as given (the embedded fonts carry it); None prints as nothing."""
+    return str(text if text is not None else "")
 
 
 class _Document(FPDF):
     def __init__(self, title: str) -> None:
-        super().__init__(format="A4")
+        super().__init__(format="A4", enforce_compliance=COMPLIANCE)
+        self.add_font(_SANS, "", _FONTS / "DejaVuSans.ttf")
+        self.add_font(_SANS, "B", _FONTS / "DejaVuSans-Bold.ttf")
+        self.add_font(_MONO, "", _FONTS / "DejaVuSansMono.ttf")
+        self.add_font(_FALLBACK, "", _FONTS / "DroidSansFallback.ttf")
+        # Glyphs DejaVu lacks (Chinese, Japanese, Korean) come from the fallback font.
+        self.set_fallback_fonts([_FALLBACK], exact_match=False)
+        self.set_lang("en")
         self.title_text = title
         self.set_auto_page_break(auto=True, margin=16)
         self.set_margins(16, 16, 16)
@@ -68,22 +74,22 @@ class _Document(FPDF):
         self.set_draw_color(0, 0, 0)
 
     def header(self) -> None:
-        self.set_font("Helvetica", "", _SMALL)
+        self.set_font(_SANS, "", _SMALL)
         self.cell(0, 5, plain(self.title_text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.ln(2)
 
     def footer(self) -> None:
         self.set_y(-12)
-        self.set_font("Helvetica", "", _SMALL)
+        self.set_font(_SANS, "", _SMALL)
         self.cell(0, 5, f"Page {self.page_no()} of {{nb}}", align="C")
 
     def heading(self, text: str) -> None:
-        self.set_font("Helvetica", "B", 13)
+        self.set_font(_SANS, "B", 13)
         self.cell(0, 8, plain(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.set_font("Helvetica", "", _BODY)
+        self.set_font(_SANS, "", _BODY)
 
     def para(self, text: str, size: int = _BODY) -> None:
-        self.set_font("Helvetica", "", size)
+        self.set_font(_SANS, "", size)
         self.multi_cell(0, 5, plain(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     def fit(self, text: str, width: float) -> str:
@@ -105,11 +111,11 @@ class _Document(FPDF):
         """A ruled table of one-line cells, drawn directly (fpdf2's table() wraps every cell, which
         costs seconds for a few hundred rows): long rows are long lists, not long cells."""
         def head() -> None:
-            self.set_font("Helvetica", "B", size)
+            self.set_font(_SANS, "B", size)
             for width, title in zip(widths, header, strict=True):
                 self.cell(width, height + 0.6, self.fit(title, width), border="B")
             self.ln(height + 0.6)
-            self.set_font("Helvetica", "", size)
+            self.set_font(_SANS, "", size)
 
         head()
         for values in rows:
@@ -123,7 +129,7 @@ class _Document(FPDF):
 
     def table_rows(self, header: tuple[str, ...], rows: list[tuple[str, ...]], widths: tuple[int, ...] | None = None,
                    size: int = _BODY) -> None:
-        self.set_font("Helvetica", "", size)
+        self.set_font(_SANS, "", size)
         with self.table(col_widths=widths, text_align="LEFT", line_height=4.6, first_row_as_headings=True) as table:
             head = table.row()
             for cell in header:
@@ -229,7 +235,7 @@ def _proof(pdf: _Document, session: Session, pack: Pack) -> None:
              f"'{pack.chain}'). Each event's digest is SHA-256 of its RFC 8785 canonical content; its hash "
              f"links that digest to the previous event's hash. Chain check of all {report.checked} records: "
              f"{verdict}. The verifiable export of this pack lets anyone recompute these values offline.", size=9)
-    pdf.set_font("Helvetica", "B", 8)
+    pdf.set_font(_SANS, "B", 8)
     for width, title in ((12, "#"), (50, "Record"), (100, "Digest, then hash (SHA-256)"), (16, "Check")):
         pdf.cell(width, 5, title, border="B")
     pdf.ln(5)
@@ -243,19 +249,19 @@ def _proof(pdf: _Document, session: Session, pack: Pack) -> None:
         if pdf.get_y() + 2 * line > pdf.page_break_trigger:
             pdf.add_page()
         x, y = pdf.get_x(), pdf.get_y()
-        pdf.set_font("Helvetica", "", 8)
+        pdf.set_font(_SANS, "", 8)
         pdf.cell(12, line, str(event.seq))
         pdf.cell(50, line, pdf.fit(event.kind, 50))
-        pdf.set_font("Courier", "", 6.5)
+        pdf.set_font(_MONO, "", 6.5)
         pdf.cell(100, line, event.digest)
-        pdf.set_font("Helvetica", "", 8)
+        pdf.set_font(_SANS, "", 8)
         pdf.cell(16, line, "ok" if digest_ok and link_ok else "MISMATCH")
         pdf.set_xy(x + 62, y + line)
-        pdf.set_font("Courier", "", 6.5)
+        pdf.set_font(_MONO, "", 6.5)
         pdf.cell(100, line, event.hash)
         pdf.set_xy(x, y + 2 * line)
         pdf.line(x, y + 2 * line, x + 178, y + 2 * line)
-    pdf.set_font("Helvetica", "", _BODY)
+    pdf.set_font(_SANS, "", _BODY)
 
 
 def render(session: Session, pack: Pack, narrative_text: str) -> Rendered:

@@ -50,6 +50,8 @@ def test_api_lists_details_and_renders_the_pack(db, shop, make_shop, client, pos
                      "Chicago, US", "Shenzhen, CN", "Ledger proof", "intact", "Refunds already given", "10.00 USD"):
         assert expected in text, expected
     assert "MISMATCH" not in text and "BROKEN" not in text
+    assert "<pdfaid:part>2</pdfaid:part>" in reader.xmp_metadata.stream.get_data().decode()
+    assert reader.trailer["/Root"]["/OutputIntents"]
 
     # Another shop's token sees none of it; no token is refused; a bad id is a 4xx.
     other = make_shop()
@@ -58,3 +60,51 @@ def test_api_lists_details_and_renders_the_pack(db, shop, make_shop, client, pos
     assert client.get("/api/disputes", headers=auth_headers(other.domain)).json() == {"disputes": []}
     assert client.get(f"/api/disputes/{dispute_id}").status_code == 401
     assert client.get("/api/disputes/abc", headers=headers).status_code == 422
+
+
+def _fonts(reader: PdfReader) -> list:
+    """Every font dictionary on every page, descendants of Type0 fonts included."""
+    found = []
+    for page in reader.pages:
+        for font in (page["/Resources"].get("/Font") or {}).values():
+            font = font.get_object()
+            found.append(font)
+            found.extend(d.get_object() for d in font.get("/DescendantFonts") or [])
+    return found
+
+
+def test_the_document_is_pdf_a_with_embedded_fonts_and_keeps_non_latin_text():
+    written = "Müller — Ωmega — 東京 — Ирина"
+    pdf = document._Document(f"Dispute 1 - order #1001 {written}")
+    pdf.alias_nb_pages()
+    pdf.add_page()
+    pdf.heading("Messages sent to the customer")
+    pdf.para(written)
+    pdf.grid(("Time", "Channel", "Subject"), [("2026-12-01 10:00", "email", written)], widths=(40, 24, 114))
+    reader = PdfReader(io.BytesIO(bytes(pdf.output())))
+
+    xmp = reader.xmp_metadata.stream.get_data().decode()
+    assert "<pdfaid:part>2</pdfaid:part>" in xmp and "<pdfaid:conformance>B</pdfaid:conformance>" in xmp
+    root = reader.trailer["/Root"]
+    (intent,) = root["/OutputIntents"]
+    assert intent.get_object()["/S"] == "/GTS_PDFA1" and "/DestOutputProfile" in intent.get_object()
+    assert root["/Lang"] == "en" and not reader.is_encrypted
+    fonts = _fonts(reader)
+    assert fonts
+    for font in fonts:
+        if font["/Subtype"] == "/Type0":
+            continue  # the descendant CIDFont carries the descriptor
+        descriptor = font["/FontDescriptor"].get_object()
+        assert any(k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3")), font["/BaseFont"]
+    text = reader.pages[0].extract_text()
+    assert text.count(written) == 3, text  # page header, paragraph, table cell
+
+
+def test_core_fonts_are_refused_by_the_pdf_a_profile():
+    import pytest
+    from fpdf.errors import PDFAComplianceError
+
+    pdf = document._Document("x")
+    pdf.add_page()
+    with pytest.raises(PDFAComplianceError):
+        pdf.set_font("Helvetica", "", 10)
