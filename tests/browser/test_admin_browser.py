@@ -13,7 +13,7 @@ from app.suppliers.models import Supplier
 from app.suppliers.tables import OrderFlag
 from app.web import nav
 from app.web.routers import routers
-from tests.browser.test_dashboard_browser import ARGS, CHROMIUM
+from tests.browser.test_dashboard_browser import CHROMIUM
 from tests.factories import session_token
 from tests.fixtures import ARTIFACTS
 from tests.notifications.helpers import paid_order
@@ -24,18 +24,6 @@ pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium)"),
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-@pytest.fixture
-def browser():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def _tab(browser, width: int):

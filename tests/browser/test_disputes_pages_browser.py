@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.db import utcnow
 from app.disputes.models import Dispute
-from tests.browser.test_dashboard_browser import ARGS, CHROMIUM
+from tests.browser.test_dashboard_browser import CHROMIUM
 from tests.disputes.scenario import (
     DELIVERED,
     carrier_scans,
@@ -28,18 +28,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning"),
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium)"),
 ]
-
-
-@pytest.fixture
-def browser():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def test_disputes_pages_fit_phone_and_desktop(live_server, db, shop, client, post_webhook, browser):

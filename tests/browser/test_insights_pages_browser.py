@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from app.db import get_sessionmaker, utcnow
 from app.risk.models import RiskModel
 from app.shops.service import add_shop
-from tests.browser.test_dashboard_browser import ARGS, CHROMIUM
+from tests.browser.test_dashboard_browser import CHROMIUM
 from tests.factories import session_token
 from tests.fixtures import ARTIFACTS
 from tests.insights.history import History
@@ -54,18 +54,6 @@ def history_shop(app):
     session.expunge_all()
     yield shop
     session.close()
-
-
-@pytest.fixture
-def browser():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.mark.parametrize("width", [1280, 390])

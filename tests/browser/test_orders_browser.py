@@ -20,7 +20,7 @@ from app.paths import ROOT
 from app.sandbox.tokens import mint_session_token
 from app.suppliers import ordering
 from app.suppliers.models import SupplierOrder
-from tests.browser.test_dashboard_browser import ARGS, CHROMIUM
+from tests.browser.test_dashboard_browser import CHROMIUM
 from tests.notifications.helpers import add_shipment, paid_order
 from tests.suppliers.e2e import live_url, store_shop
 
@@ -30,17 +30,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium)"),
 ]
-
-
-@pytest.fixture
-def browser():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def _tab(browser, width: int):

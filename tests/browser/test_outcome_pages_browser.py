@@ -19,7 +19,7 @@ from app.insights import aggregates
 from app.orders.models import Order
 from app.shops.service import add_shop
 from tests.alerts.helpers import alert_body
-from tests.browser.test_dashboard_browser import ARGS, CHROMIUM
+from tests.browser.test_dashboard_browser import CHROMIUM
 from tests.factories import session_token
 from tests.fixtures import ARTIFACTS
 from tests.suppliers.helpers import hold_outbox, planned
@@ -90,18 +90,6 @@ def history_shop():
     session.expunge_all()
     yield shop
     session.close()
-
-
-@pytest.fixture
-def browser():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.mark.parametrize("width", [1280, 390])
