@@ -19,7 +19,7 @@ from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
 from app.disputes.models import Dispute
-from app.insights.analytics import _labels as insight_labels
+from app.insights.analytics import labels as insight_labels
 from app.insights.models import OrderFacts
 from app.shops.models import Shop
 

@@ -105,7 +105,7 @@ def product_advice(session: Session, shop: Shop, filters: Filters) -> list[Recom
     orders = sum(t["orders"] for t in totals.values())
     shop_description = sum(c.get(r, 0) for c in claims.values() for r in DESCRIPTION_REASONS)
     shop_rate = shop_description / orders if orders else 0
-    labels = analytics._labels(session, shop.id, "product", list(totals))
+    labels = analytics.labels(session, shop.id, "product", list(totals))
     result = []
     for product, t in sorted(totals.items()):
         count = sum(claims.get(product, {}).get(r, 0) for r in DESCRIPTION_REASONS)

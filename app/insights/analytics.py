@@ -20,7 +20,8 @@ def _rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def _labels(session: Session, shop_id: int, dimension: str, values: list[Any]) -> dict[Any, str]:
+def labels(session: Session, shop_id: int, dimension: str, values: list[Any]) -> dict[Any, str]:
+    """The names a dimension's values are shown by (supplier, product, carrier, destination …)."""
     if dimension == "supplier":
         names = dict(session.execute(select(Supplier.id, Supplier.name).where(Supplier.shop_id == shop_id)).all())
         return {v: names.get(v) or "(no supplier order)" for v in values}
@@ -43,13 +44,13 @@ def by_dimension(session: Session, shop_id: int, dimension: str, filters: Filter
     if dimension == "reason":
         return by_reason(session, shop_id, filters)
     rows = queries.totals(session, shop_id, filters, (dimension,))
-    labels = _labels(session, shop_id, dimension, [r[dimension] for r in rows])
+    names = labels(session, shop_id, dimension, [r[dimension] for r in rows])
     result = []
     for row in rows:
         orders = row["orders"]
         result.append({
             "key": row[dimension].isoformat() if dimension == "period" else row[dimension],
-            "label": labels[row[dimension]], "orders": orders, "revenue_cents": row["revenue_cents"],
+            "label": names[row[dimension]], "orders": orders, "revenue_cents": row["revenue_cents"],
             "refunded": row["refunded"], "refund_rate": _rate(row["refunded"], orders), "refund_cents": row["refund_cents"],
             "disputed": row["disputed"], "dispute_rate": _rate(row["disputed"], orders),
             "dispute_cents": row["dispute_cents"],
@@ -90,6 +91,6 @@ def complaints(session: Session, shop_id: int, filters: Filters = Filters(), by:
     """Classified customer messages by reason (optionally per supplier or product)."""
     dims = (by,) if by else ()
     rows = queries.breakdown(session, shop_id, filters, "message", dims, names=("n", "urgent"))
-    labels = _labels(session, shop_id, by, [r[by] for r in rows]) if by else {}
+    names = labels(session, shop_id, by, [r[by] for r in rows]) if by else {}
     return [{"reason": r["reason"], "messages": r["n"], "urgent": r["urgent"],
-             **({by: labels[r[by]]} if by else {})} for r in rows]
+             **({by: names[r[by]]} if by else {})} for r in rows]
